@@ -1,0 +1,96 @@
+#pragma once
+// tokenflow: the TokenFlow image tokenizer (Qu et al., CVPR 2025) on LibTorch.
+//
+//   auto model = tokenflow::Model::load("tokenflow_clipb_32k_enhanced.pt");
+//   auto enc = model.encode(images);               // images: B x 3 x H x W in [-1, 1]
+//   auto recon = model.decode_indices(enc.indices);
+//
+// All sizes are read from the checkpoint's tensors; nothing is tied to the released widths.
+#include <tokenflow/error.h>
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tokenflow {
+
+enum class Teacher { Clip, Siglip };
+
+// What a checkpoint holds, as detected from its tensors.
+struct ModelConfig {
+  Teacher teacher = Teacher::Clip;
+  int image_size = 0;              // input images are image_size x image_size
+  std::vector<int> scales;         // multi-scale residual quantisation, coarse to fine
+  int tokens_per_image = 0;        // sum of scale^2
+  int codebook_size = 0;
+  int semantic_code_dim = 0;       // 32 in the released models
+  int pixel_code_dim = 0;          // 8 in the released models
+  // Semantic encoder (teacher-initialised ViT).
+  int semantic_width = 0, semantic_layers = 0, semantic_heads = 0, semantic_patch = 0;
+  // Semantic decoder (BEiT-style ViT) and its output (teacher feature) width.
+  int semantic_decoder_width = 0, semantic_decoder_layers = 0, semantic_decoder_heads = 0;
+  int semantic_output_dim = 0;
+  // Pixel VQGAN.
+  int encoder_ch = 0, decoder_ch = 0, z_channels = 0;
+  std::vector<int> encoder_ch_mult, decoder_ch_mult;
+  int encoder_res_blocks = 0, decoder_res_blocks = 0;
+  int pixel_image_size = 0;        // the pixel branch's input size (432 for SigLIP at 384)
+  int64_t parameter_count = 0;
+
+  int grid() const { return scales.empty() ? 0 : scales.back(); }
+  int code_dim() const { return semantic_code_dim + pixel_code_dim; }
+  std::string teacher_name() const { return teacher == Teacher::Clip ? "clip" : "siglip"; }
+};
+
+struct LoadOptions {
+  // Attention heads are not stored in a state dict. 0 = the official count for the released widths,
+  // otherwise 32-dimensional heads.
+  int semantic_heads = 0;
+  int semantic_decoder_heads = 0;
+  // Input resolution for CLIP checkpoints; 0 = the resolution of the position table, except that
+  // a CLIP-B/16 checkpoint with an enhanced decoder runs at 256 (official `infer_interpolate`).
+  int image_size = 0;
+};
+
+struct EncodeResult {
+  torch::Tensor indices;   // B x L int64, scales concatenated coarse to fine, row-major per scale
+  torch::Tensor features;  // B x (semantic+pixel) x h x w quantised features (sum over scales)
+};
+
+// Sets the number of threads LibTorch uses for intra-op parallelism (0 keeps the default).
+void set_num_threads(int threads);
+
+class Model {
+ public:
+  static Model load(const std::string& path, const LoadOptions& options = {});
+  ~Model();
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+
+  const ModelConfig& config() const;
+
+  // Continuous features before quantisation.
+  torch::Tensor semantic_features(const torch::Tensor& images) const;  // B x 32 x h x w
+  torch::Tensor pixel_features(const torch::Tensor& images) const;     // B x 8 x h x w
+
+  EncodeResult encode(const torch::Tensor& images) const;
+  // Indices (B x L, L = tokens_per_image or a prefix of whole scales) -> quantised features.
+  torch::Tensor indices_to_features(const torch::Tensor& indices) const;
+  // Quantised features B x 40 x h x w -> images B x 3 x H x W in about [-1, 1].
+  torch::Tensor decode_features(const torch::Tensor& features) const;
+  torch::Tensor decode_indices(const torch::Tensor& indices) const;
+  // Quantised features -> the semantic decoder's reconstruction of the teacher's patch features,
+  // B x (h*w) x semantic_output_dim.
+  torch::Tensor semantic_reconstruction(const torch::Tensor& features) const;
+  // The understanding features as the official LLaVA code feeds its projector: B x (h*w) x 40.
+  torch::Tensor understanding_features(const torch::Tensor& images) const;
+
+ private:
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tokenflow

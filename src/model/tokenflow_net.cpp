@@ -1,0 +1,113 @@
+#include "model/tokenflow_net.h"
+
+#include "nn/clip_vision.h"
+#include "nn/siglip_vision.h"
+
+namespace tokenflow::model {
+
+namespace {
+
+// Linear -> Tanh -> Linear, registered as 0 and 2 like the official nn.Sequential.
+torch::nn::Sequential task_layer(int in, int out) {
+  return torch::nn::Sequential(torch::nn::Linear(in, in), torch::nn::Tanh(), torch::nn::Linear(in, out));
+}
+
+torch::Tensor bicubic_resize(const torch::Tensor& x, int size) {
+  return torch::upsample_bicubic2d(x, {size, size}, /*align_corners=*/false);
+}
+
+// F.interpolate(mode='area') to size x size.
+torch::Tensor area_resize(const torch::Tensor& x, int size) { return torch::adaptive_avg_pool2d(x, {size, size}); }
+
+std::shared_ptr<nn::SemanticEncoder> make_semantic_encoder(const Architecture& arch) {
+  const auto& c = arch.config;
+  if (c.teacher == Teacher::Clip) {
+    return std::make_shared<nn::ClipVision>(c.semantic_width, c.semantic_layers, c.semantic_heads, c.semantic_patch,
+                                            arch.semantic_positions);
+  }
+  return std::make_shared<nn::SiglipVision>(c.semantic_width, c.semantic_layers, c.semantic_heads,
+                                            arch.semantic_mlp_width, c.semantic_patch, arch.semantic_positions,
+                                            arch.siglip_has_head);
+}
+
+}  // namespace
+
+TokenFlowNet::TokenFlowNet(const Architecture& arch) : config(arch.config) {
+  const auto& c = arch.config;
+  encoder = register_module("encoder", std::make_shared<nn::Encoder>(arch.image_channels, c.encoder_ch,
+                                                                     arch.encoder_levels, c.z_channels));
+  decoder = register_module("decoder", std::make_shared<nn::Decoder>(c.z_channels, arch.decoder_levels,
+                                                                     arch.image_channels));
+  quant_conv = register_module("quant_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.z_channels, c.pixel_code_dim, 1)));
+  post_quant_conv =
+      register_module("post_quant_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.pixel_code_dim, c.z_channels, 1)));
+  encoder_vqkd = register_module("encoder_vqkd", make_semantic_encoder(arch));
+  decoder_vqkd = register_module("decoder_vqkd", std::make_shared<nn::SemanticDecoder>(
+                                                     c.semantic_code_dim, c.semantic_decoder_width,
+                                                     c.semantic_decoder_layers, c.semantic_decoder_heads,
+                                                     arch.decoder_mlp_width, arch.decoder_positions));
+  encode_task_layer = register_module("encode_task_layer", task_layer(c.semantic_width, c.semantic_code_dim));
+  // decode_task_layer: Linear(width, width), Tanh, Linear(width, teacher feature width).
+  decode_task_layer = register_module("decode_task_layer", task_layer(c.semantic_decoder_width, c.semantic_output_dim));
+  quantize = register_module("quantize", std::make_shared<nn::DualCodebookQuantizer>(
+                                             c.codebook_size, c.semantic_code_dim, c.pixel_code_dim,
+                                             arch.tracks_codebook_usage));
+  if (arch.has_scaling_layer) scaling_layer = register_module("scaling_layer", std::make_shared<nn::ScalingLayer>());
+}
+
+torch::Tensor TokenFlowNet::semantic_features(const torch::Tensor& images) {
+  auto tokens = encoder_vqkd->forward(scaling_layer ? scaling_layer->forward(images) : images);
+  auto codes = encode_task_layer->forward(tokens);  // B x N x semantic_code_dim
+  const auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(codes.size(1)))));
+  return codes.transpose(1, 2).reshape({codes.size(0), codes.size(2), grid, grid});
+}
+
+torch::Tensor TokenFlowNet::pixel_features(const torch::Tensor& images) {
+  auto input = images.size(2) == config.pixel_image_size ? images : bicubic_resize(images, config.pixel_image_size);
+  return quant_conv(encoder->forward(input));
+}
+
+EncodeResult TokenFlowNet::quantize_multiscale(const torch::Tensor& features) {
+  const int grid = config.grid();
+  auto residual = features;
+  torch::Tensor total;
+  std::vector<torch::Tensor> indices;
+  for (int scale : config.scales) {
+    auto quantized = quantize->forward(area_resize(residual, scale));
+    auto upsampled = bicubic_resize(quantized.features, grid);
+    total = total.defined() ? total + upsampled : upsampled;
+    residual = residual - upsampled;
+    indices.push_back(quantized.indices);
+  }
+  return {torch::cat(indices, 1), total};
+}
+
+EncodeResult TokenFlowNet::encode(const torch::Tensor& images) {
+  return quantize_multiscale(torch::cat({semantic_features(images), pixel_features(images)}, 1));
+}
+
+torch::Tensor TokenFlowNet::indices_to_features(const torch::Tensor& indices) {
+  const int grid = config.grid();
+  torch::Tensor total;
+  int64_t position = 0;
+  for (int scale : config.scales) {
+    if (position == indices.size(1)) break;
+    auto entries = quantize->lookup(indices.slice(1, position, position + scale * scale), scale, scale);
+    auto upsampled = bicubic_resize(entries, grid);
+    total = total.defined() ? total + upsampled : upsampled;
+    position += scale * scale;
+  }
+  return total;
+}
+
+torch::Tensor TokenFlowNet::decode_pixels(const torch::Tensor& features) {
+  auto pixel = features.slice(1, config.semantic_code_dim);
+  auto images = decoder->forward(post_quant_conv(pixel));
+  return images.size(2) == config.image_size ? images : bicubic_resize(images, config.image_size);
+}
+
+torch::Tensor TokenFlowNet::decode_semantic(const torch::Tensor& features) {
+  return decode_task_layer->forward(decoder_vqkd->forward(features.slice(1, 0, config.semantic_code_dim)));
+}
+
+}  // namespace tokenflow::model

@@ -1,0 +1,38 @@
+#pragma once
+// The TokenFlow network as one module tree whose parameter names are those of the official
+// state dict (`encoder.*`, `decoder.*`, `encoder_vqkd.*`, `decoder_vqkd.*`, `quantize.*`, ...).
+#include "model/architecture.h"
+#include "nn/quantizer.h"
+#include "nn/scaling_layer.h"
+#include "nn/semantic_decoder.h"
+#include "nn/semantic_encoder.h"
+#include "nn/vqgan.h"
+
+#include <memory>
+
+namespace tokenflow::model {
+
+struct TokenFlowNet : torch::nn::Module {
+  explicit TokenFlowNet(const Architecture& arch);
+
+  torch::Tensor semantic_features(const torch::Tensor& images);  // B x semantic_code_dim x h x w
+  torch::Tensor pixel_features(const torch::Tensor& images);     // B x pixel_code_dim x h x w
+  // Multi-scale residual quantisation of the concatenated features (VAR).
+  EncodeResult quantize_multiscale(const torch::Tensor& features);
+  EncodeResult encode(const torch::Tensor& images);
+  torch::Tensor indices_to_features(const torch::Tensor& indices);
+  torch::Tensor decode_pixels(const torch::Tensor& features);
+  torch::Tensor decode_semantic(const torch::Tensor& features);
+
+  ModelConfig config;
+  std::shared_ptr<nn::Encoder> encoder;
+  std::shared_ptr<nn::Decoder> decoder;
+  torch::nn::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
+  std::shared_ptr<nn::SemanticEncoder> encoder_vqkd;
+  std::shared_ptr<nn::SemanticDecoder> decoder_vqkd;
+  torch::nn::Sequential encode_task_layer{nullptr}, decode_task_layer{nullptr};
+  std::shared_ptr<nn::DualCodebookQuantizer> quantize;
+  std::shared_ptr<nn::ScalingLayer> scaling_layer;  // SigLIP only
+};
+
+}  // namespace tokenflow::model

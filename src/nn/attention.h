@@ -1,0 +1,16 @@
+#pragma once
+// Pieces shared by the three vision transformers (CLIP, SigLIP, the semantic decoder).
+#include <torch/torch.h>
+
+namespace tokenflow::nn {
+
+// Multi-head scaled dot-product attention. q, k, v: B x N x D (D = heads * head_dim) -> B x N x D.
+torch::Tensor multi_head_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                   int heads);
+
+// Resizes a square table of patch position embeddings ((n*n) x D) to grid x grid with bicubic
+// interpolation, as the official code does (DINO's `interpolate_pos_encoding`: the scale factor is
+// (grid + 0.1) / n, which also sets where the samples fall). Returns (grid*grid) x D.
+torch::Tensor interpolate_position_table(const torch::Tensor& table, int grid);
+
+}  // namespace tokenflow::nn

@@ -1,0 +1,3 @@
+tokenflow_test(test_model
+  ${CMAKE_CURRENT_LIST_DIR}/test_parity.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_architecture.cpp)

@@ -1,0 +1,123 @@
+// Building blocks: names mirror the official state dict, shapes, attention, position tables,
+// weight loading errors.
+#include "nn/attention.h"
+#include "nn/clip_vision.h"
+#include "nn/semantic_decoder.h"
+#include "nn/siglip_vision.h"
+#include "nn/vqgan.h"
+#include "nn/weights.h"
+
+#include <tokenflow/error.h>
+
+#include <gtest/gtest.h>
+
+namespace tokenflow::nn {
+namespace {
+
+std::vector<std::string> parameter_names(const torch::nn::Module& module) {
+  std::vector<std::string> names;
+  for (const auto& item : module.named_parameters()) names.push_back(item.key());
+  return names;
+}
+
+bool has_name(const torch::nn::Module& module, const std::string& name) {
+  auto names = parameter_names(module);
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+TEST(Vqgan, ParameterNamesMirrorTheOfficialEncoder) {
+  Encoder encoder(3, 32, {{32, 2, false}, {64, 2, false}, {64, 2, true}}, 16);
+  for (const char* name : {"conv_in.weight", "conv_blocks.0.res.1.conv2.bias", "conv_blocks.0.downsample.conv.weight",
+                           "conv_blocks.1.res.0.nin_shortcut.weight", "conv_blocks.2.attn.1.proj_out.weight",
+                           "mid.1.q.weight", "mid.2.norm2.bias", "norm_out.weight", "conv_out.bias"}) {
+    EXPECT_TRUE(has_name(encoder, name)) << name;
+  }
+  EXPECT_FALSE(has_name(encoder, "conv_blocks.2.downsample.conv.weight"));
+}
+
+TEST(Vqgan, EncoderAndDecoderShapes) {
+  Encoder encoder(3, 32, {{32, 1, false}, {64, 1, false}, {64, 1, true}}, 16);
+  Decoder decoder(16, {{64, 2, true}, {64, 2, false}, {32, 2, false}}, 3);
+  torch::NoGradGuard no_grad;
+  auto z = encoder.forward(torch::randn({2, 3, 32, 32}));
+  EXPECT_EQ(z.sizes(), (std::vector<int64_t>{2, 16, 8, 8}));
+  EXPECT_EQ(decoder.forward(z).sizes(), (std::vector<int64_t>{2, 3, 32, 32}));
+  EXPECT_TRUE(has_name(decoder, "conv_blocks.1.upsample.conv.weight"));
+  EXPECT_TRUE(has_name(decoder, "conv_blocks.0.attn.1.q.weight"));
+}
+
+TEST(Attention, MatchesANaiveSingleHeadComputationPerHead) {
+  torch::manual_seed(1);
+  auto q = torch::randn({2, 5, 8}), k = torch::randn({2, 5, 8}), v = torch::randn({2, 5, 8});
+  auto out = multi_head_attention(q, k, v, 2);
+  for (int h = 0; h < 2; ++h) {
+    auto qh = q.slice(2, 4 * h, 4 * h + 4), kh = k.slice(2, 4 * h, 4 * h + 4), vh = v.slice(2, 4 * h, 4 * h + 4);
+    auto expected = torch::softmax(torch::bmm(qh, kh.transpose(1, 2)) / 2.0, -1).bmm(vh);
+    EXPECT_LT((out.slice(2, 4 * h, 4 * h + 4) - expected).abs().max().item<double>(), 1e-6);
+  }
+}
+
+TEST(PositionTable, SameGridIsUnchangedAndLargerGridHasTheRightSize) {
+  auto table = torch::randn({14 * 14, 6});
+  EXPECT_TRUE(torch::equal(interpolate_position_table(table, 14), table));
+  EXPECT_EQ(interpolate_position_table(table, 16).sizes(), (std::vector<int64_t>{256, 6}));
+  EXPECT_THROW(interpolate_position_table(torch::randn({15, 6}), 4), Error);
+}
+
+TEST(VisionTransformers, ParameterNamesMirrorTheOfficialLayouts) {
+  ClipVision clip(64, 2, 2, 16, 197);
+  for (const char* name : {"class_embedding", "positional_embedding", "conv1.weight", "ln_pre.bias",
+                           "transformer.resblocks.1.attn.in_proj_weight", "transformer.resblocks.0.attn.out_proj.bias",
+                           "transformer.resblocks.1.mlp.c_fc.weight", "ln_post.weight"}) {
+    EXPECT_TRUE(has_name(clip, name)) << name;
+  }
+  SiglipVision siglip(64, 3, 2, 128, 14, 729, true);
+  for (const char* name : {"vision_model.embeddings.patch_embedding.bias", "vision_model.embeddings.position_embedding.weight",
+                           "vision_model.encoder.layers.2.self_attn.q_proj.weight", "vision_model.post_layernorm.weight",
+                           "vision_model.head.probe", "vision_model.head.attention.in_proj_weight",
+                           "vision_model.head.mlp.fc2.bias"}) {
+    EXPECT_TRUE(has_name(siglip, name)) << name;
+  }
+  SemanticDecoder decoder(32, 64, 2, 2, 256, 197);
+  for (const char* name : {"cls_token", "pos_embed", "patch_embed.proj.weight", "blocks.1.attn.q_bias",
+                           "blocks.1.attn.v_bias", "blocks.0.attn.qkv.weight", "blocks.0.attn.proj.bias", "fc_norm.weight"}) {
+    EXPECT_TRUE(has_name(decoder, name)) << name;
+  }
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ(decoder.forward(torch::randn({1, 32, 16, 16})).sizes(), (std::vector<int64_t>{1, 256, 64}));
+}
+
+TEST(Weights, LoadCopiesAndReportsMissingOrMisshapenTensors) {
+  torch::nn::Linear linear(3, 2);
+  io::StateDict state;
+  state.insert("layer.weight", torch::ones({2, 3}, torch::kHalf));
+  state.insert("layer.bias", torch::full({2}, 7.0));
+  load_weights(*linear, state, "w.pt", "layer.");
+  EXPECT_EQ(linear->weight.dtype(), torch::kFloat32);
+  EXPECT_TRUE(torch::equal(linear->weight, torch::ones({2, 3})));
+
+  state.tensors.erase("layer.bias");
+  try {
+    load_weights(*linear, state, "w.pt", "layer.");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "w.pt: missing tensor layer.bias");
+  }
+  state.insert("layer.bias", torch::zeros({3}));
+  try {
+    load_weights(*linear, state, "w.pt", "layer.");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "w.pt: tensor layer.bias has shape [3] where [2] was expected");
+  }
+}
+
+TEST(Weights, CollectRoundTripsThroughLoad) {
+  torch::nn::Linear a(4, 3), b(4, 3);
+  load_weights(*b, collect_weights(*a, "x."), "mem", "x.");
+  EXPECT_TRUE(torch::equal(a->weight, b->weight));
+  EXPECT_TRUE(torch::equal(a->bias, b->bias));
+}
+
+}  // namespace
+}  // namespace tokenflow::nn

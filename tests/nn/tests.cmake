@@ -1,0 +1,3 @@
+tokenflow_test(test_nn
+  ${CMAKE_CURRENT_LIST_DIR}/test_quantizer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_layers.cpp)
