@@ -65,6 +65,8 @@ void set_num_threads(int threads);
 class Model {
  public:
   static Model load(const std::string& path, const LoadOptions& options = {});
+  // A released architecture ("clipb256e" or "siglip384") with random weights, for benchmarks.
+  static Model random(const std::string& architecture, uint64_t seed = 0);
   ~Model();
   Model(Model&&) noexcept;
   Model& operator=(Model&&) noexcept;
@@ -87,8 +89,9 @@ class Model {
   // The understanding features as the official LLaVA code feeds its projector: B x (h*w) x 40.
   torch::Tensor understanding_features(const torch::Tensor& images) const;
 
+  struct Impl;  // opaque
+
  private:
-  struct Impl;
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -2,6 +2,7 @@
 #include <tokenflow/tokenflow.h>
 
 #include "io/checkpoint.h"
+#include "model/presets.h"
 #include "model/tokenflow_net.h"
 #include "nn/weights.h"
 
@@ -74,17 +75,30 @@ Model::~Model() = default;
 Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 
+namespace {
+
+std::unique_ptr<Model::Impl> make_impl(std::shared_ptr<model::TokenFlowNet> net) {
+  net->eval();
+  int64_t parameters = 0;
+  for (const auto& p : net->parameters()) parameters += p.numel();
+  net->config.parameter_count = parameters;
+  auto impl = std::make_unique<Model::Impl>();
+  impl->net = std::move(net);
+  return impl;
+}
+
+}  // namespace
+
 Model Model::load(const std::string& path, const LoadOptions& options) {
   const io::StateDict state = io::load_state_dict(path);
-  auto arch = model::detect_architecture(state, options, path);
-  auto impl = std::make_unique<Impl>();
-  impl->net = std::make_shared<model::TokenFlowNet>(arch);
-  nn::load_weights(*impl->net, state, path);
-  impl->net->eval();
-  int64_t parameters = 0;
-  for (const auto& p : impl->net->parameters()) parameters += p.numel();
-  impl->net->config.parameter_count = parameters;
-  return Model(std::move(impl));
+  auto net = std::make_shared<model::TokenFlowNet>(model::detect_architecture(state, options, path));
+  nn::load_weights(*net, state, path);
+  return Model(make_impl(std::move(net)));
+}
+
+Model Model::random(const std::string& architecture, uint64_t seed) {
+  torch::manual_seed(seed);
+  return Model(make_impl(std::make_shared<model::TokenFlowNet>(model::released_architecture(architecture))));
 }
 
 const ModelConfig& Model::config() const { return impl_->net->config; }

@@ -2,6 +2,8 @@
 
 #include "nn/attention.h"
 
+#include <cmath>
+
 namespace tokenflow::nn {
 
 namespace {
@@ -14,8 +16,10 @@ torch::Tensor quick_gelu(const torch::Tensor& x) { return x * torch::sigmoid(1.7
 
 ClipBlock::ClipBlock(int width, int heads) : heads(heads) {
   auto attn = register_module("attn", std::make_shared<torch::nn::Module>());
-  in_proj_weight = attn->register_parameter("in_proj_weight", torch::empty({3 * width, width}));
-  in_proj_bias = attn->register_parameter("in_proj_bias", torch::empty({3 * width}));
+  // nn.MultiheadAttention's initialisation: Xavier-uniform projections, zero bias.
+  const double bound = std::sqrt(6.0 / (4.0 * width));
+  in_proj_weight = attn->register_parameter("in_proj_weight", torch::empty({3 * width, width}).uniform_(-bound, bound));
+  in_proj_bias = attn->register_parameter("in_proj_bias", torch::zeros({3 * width}));
   out_proj = attn->register_module("out_proj", torch::nn::Linear(width, width));
   ln_1 = register_module("ln_1", layer_norm(width));
   auto mlp = register_module("mlp", std::make_shared<torch::nn::Module>());
@@ -31,8 +35,9 @@ torch::Tensor ClipBlock::forward(const torch::Tensor& x) {
 }
 
 ClipVision::ClipVision(int width, int layers, int heads, int patch, int positions) : patch(patch) {
-  class_embedding = register_parameter("class_embedding", torch::empty({width}));
-  positional_embedding = register_parameter("positional_embedding", torch::empty({positions, width}));
+  const double scale = std::pow(static_cast<double>(width), -0.5);  // CLIP's initialisation
+  class_embedding = register_parameter("class_embedding", torch::randn({width}) * scale);
+  positional_embedding = register_parameter("positional_embedding", torch::randn({positions, width}) * scale);
   conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, width, patch).stride(patch).bias(false)));
   ln_pre = register_module("ln_pre", layer_norm(width));
   auto transformer = register_module("transformer", std::make_shared<torch::nn::Module>());

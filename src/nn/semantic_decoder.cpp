@@ -16,7 +16,7 @@ BeitBlock::BeitBlock(int width, int mlp_width, int heads) : heads(heads) {
   q_bias = attn->register_parameter("q_bias", torch::zeros({width}));
   v_bias = attn->register_parameter("v_bias", torch::zeros({width}));
   auto qkv = attn->register_module("qkv", std::make_shared<torch::nn::Module>());
-  qkv_weight = qkv->register_parameter("weight", torch::empty({3 * width, width}));
+  qkv_weight = qkv->register_parameter("weight", torch::randn({3 * width, width}) * 0.02);
   proj = attn->register_module("proj", torch::nn::Linear(width, width));
   norm2 = register_module("norm2", layer_norm(width));
   auto mlp = register_module("mlp", std::make_shared<torch::nn::Module>());
@@ -33,8 +33,9 @@ torch::Tensor BeitBlock::forward(const torch::Tensor& x) {
 }
 
 SemanticDecoder::SemanticDecoder(int in_channels, int width, int layers, int heads, int mlp_width, int positions) {
-  cls_token = register_parameter("cls_token", torch::zeros({1, 1, width}));
-  pos_embed = register_parameter("pos_embed", torch::zeros({1, positions, width}));
+  // BEiT initialises these with a truncated normal of std 0.02.
+  cls_token = register_parameter("cls_token", torch::randn({1, 1, width}) * 0.02);
+  pos_embed = register_parameter("pos_embed", torch::randn({1, positions, width}) * 0.02);
   auto patch_embed = register_module("patch_embed", std::make_shared<torch::nn::Module>());
   proj = patch_embed->register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, width, 1)));
   auto block_list = register_module("blocks", torch::nn::ModuleList());

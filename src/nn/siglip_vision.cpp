@@ -2,6 +2,8 @@
 
 #include "nn/attention.h"
 
+#include <cmath>
+
 namespace tokenflow::nn {
 
 namespace {
@@ -34,10 +36,11 @@ torch::Tensor SiglipLayer::forward(const torch::Tensor& x) {
 }
 
 SiglipPoolingHead::SiglipPoolingHead(int width, int mlp_width) {
-  register_parameter("probe", torch::empty({1, 1, width}));
+  register_parameter("probe", torch::randn({1, 1, width}));
   auto attention = register_module("attention", std::make_shared<torch::nn::Module>());
-  attention->register_parameter("in_proj_weight", torch::empty({3 * width, width}));
-  attention->register_parameter("in_proj_bias", torch::empty({3 * width}));
+  const double bound = std::sqrt(6.0 / (4.0 * width));
+  attention->register_parameter("in_proj_weight", torch::empty({3 * width, width}).uniform_(-bound, bound));
+  attention->register_parameter("in_proj_bias", torch::zeros({3 * width}));
   attention->register_module("out_proj", torch::nn::Linear(width, width));
   register_module("layernorm", layer_norm(width));
   auto mlp = register_module("mlp", std::make_shared<torch::nn::Module>());

@@ -2,6 +2,9 @@
 #include "model/architecture.h"
 
 #include "io/checkpoint.h"
+#include "model/presets.h"
+#include "model/tokenflow_net.h"
+#include "nn/weights.h"
 #include "parity_fixture.h"
 
 namespace tokenflow::model {
@@ -75,6 +78,28 @@ TEST(Architecture, MissingTensorIsNamed) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "some.pt: missing tensor decoder_vqkd.pos_embed");
   }
+}
+
+// The released sizes are detected from tensors alone, with the official head counts and input sizes.
+TEST(Architecture, ReleasedArchitecturesAreDetectedFromTheirTensors) {
+  for (const auto& name : released_architecture_names()) {
+    const auto preset = released_architecture(name);
+    TokenFlowNet net(preset);
+    const auto detected = detect_architecture(nn::collect_weights(net), {}, name).config;
+    const auto& expected = preset.config;
+    EXPECT_EQ(detected.teacher, expected.teacher) << name;
+    EXPECT_EQ(detected.image_size, expected.image_size) << name;
+    EXPECT_EQ(detected.pixel_image_size, expected.pixel_image_size) << name;
+    EXPECT_EQ(detected.scales, expected.scales) << name;
+    EXPECT_EQ(detected.semantic_heads, expected.semantic_heads) << name;
+    EXPECT_EQ(detected.semantic_decoder_heads, expected.semantic_decoder_heads) << name;
+    EXPECT_EQ(detected.semantic_layers, expected.semantic_layers) << name;
+    EXPECT_EQ(detected.decoder_ch, expected.decoder_ch) << name;
+    EXPECT_EQ(detected.decoder_res_blocks, expected.decoder_res_blocks) << name;
+    EXPECT_EQ(detected.codebook_size, 32768) << name;
+  }
+  EXPECT_EQ(released_architecture("clipb256e").config.tokens_per_image, 817);
+  EXPECT_EQ(released_architecture("siglip384").config.tokens_per_image, 2227);
 }
 
 TEST(Architecture, ForeignCheckpointIsRejected) {
