@@ -1,0 +1,140 @@
+#include "io/image.h"
+
+#include "io/files.h"
+#include "io/pil_resize.h"
+
+#include <tokenflow/error.h>
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+namespace tokenflow::io {
+
+namespace {
+
+constexpr int kJpegQuality = 95;
+
+RgbImage decode(const std::string& path) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) throw Error(path + ": cannot read image (" + std::strerror(EISDIR) + ")");
+  errno = 0;
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) throw Error(path + ": cannot read image (" + std::strerror(errno) + ")");
+  int width = 0, height = 0, channels_in_file = 0;
+  // Asking for 3 channels makes stb_image expand grey and drop alpha, as Image.convert("RGB") does.
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+      stbi_load_from_file(file.get(), &width, &height, &channels_in_file, 3), &stbi_image_free);
+  if (!pixels) {
+    const char* reason = stbi_failure_reason();
+    throw Error(path + ": cannot read image (" + (reason ? reason : "unknown format") + ")");
+  }
+  const size_t bytes = static_cast<size_t>(width) * height * 3;
+  return RgbImage{width, height, std::vector<uint8_t>(pixels.get(), pixels.get() + bytes)};
+}
+
+// ADM's center_crop_arr, which the official TokenFlow code uses.
+RgbImage center_crop_arr(RgbImage image, int size) {
+  while (std::min(image.width, image.height) >= 2 * size) {
+    image = pil_resize(image, image.width / 2, image.height / 2, ResampleFilter::Box);
+  }
+  const double scale = static_cast<double>(size) / std::min(image.width, image.height);
+  // Python's round() rounds halves to even, as nearbyint does in the default rounding mode.
+  const int width = static_cast<int>(std::nearbyint(image.width * scale));
+  const int height = static_cast<int>(std::nearbyint(image.height * scale));
+  image = pil_resize(image, width, height, ResampleFilter::Bicubic);
+
+  const int top = (image.height - size) / 2;
+  const int left = (image.width - size) / 2;
+  RgbImage crop{size, size, std::vector<uint8_t>(static_cast<size_t>(size) * size * 3)};
+  for (int y = 0; y < size; ++y) {
+    const auto source = image.pixels.begin() + (static_cast<size_t>(top + y) * image.width + left) * 3;
+    std::copy(source, source + size * 3, crop.pixels.begin() + static_cast<size_t>(y) * size * 3);
+  }
+  return crop;
+}
+
+// ToTensor then Normalize(mean 0.5, std 0.5), with the same float32 operations as torchvision.
+torch::Tensor to_tensor(const RgbImage& image) {
+  const torch::Tensor pixels = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()),
+                                                {image.height, image.width, 3}, torch::kUInt8);
+  return pixels.permute({2, 0, 1}).contiguous().to(torch::kFloat32).div(255).sub(0.5).div(0.5);
+}
+
+std::string lowercase_extension(const std::string& path) {
+  const size_t dot = path.find_last_of('.');
+  const size_t slash = path.find_last_of('/');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  std::string extension = path.substr(dot);
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension;
+}
+
+// stb_image_write hands the encoded bytes to a C callback, which must not throw through it.
+struct EncodedImage {
+  std::vector<char> bytes;
+  bool out_of_memory = false;
+
+  static void append(void* context, void* data, int size) {
+    auto* encoded = static_cast<EncodedImage*>(context);
+    try {
+      encoded->bytes.insert(encoded->bytes.end(), static_cast<char*>(data), static_cast<char*>(data) + size);
+    } catch (const std::bad_alloc&) {
+      encoded->out_of_memory = true;
+    }
+  }
+};
+
+}  // namespace
+
+torch::Tensor load_image(const std::string& path, int size) {
+  if (size <= 0) throw Error(path + ": image size must be positive, got " + std::to_string(size));
+  return to_tensor(center_crop_arr(decode(path), size)).unsqueeze(0);
+}
+
+torch::Tensor load_image_raw(const std::string& path) { return to_tensor(decode(path)); }
+
+void save_image(const std::string& path, const torch::Tensor& image) {
+  const std::string extension = lowercase_extension(path);
+  const bool png = extension == ".png";
+  if (!png && extension != ".jpg" && extension != ".jpeg") {
+    throw Error(path + ": unknown image extension (use .png, .jpg or .jpeg)");
+  }
+  if (image.dim() != 3 || image.size(0) != 3 || image.size(1) < 1 || image.size(2) < 1 || image.size(1) > INT_MAX / 3 ||
+      image.size(2) > INT_MAX / 3) {
+    throw Error(path + ": expected a 3 x H x W image tensor, got sizes " + c10::str(image.sizes()));
+  }
+  const torch::Tensor pixels = image.detach()
+                                   .to(torch::kCPU, torch::kFloat32)
+                                   .nan_to_num(0)
+                                   .clamp(-1, 1)
+                                   .add(1)
+                                   .mul(127.5)
+                                   .round()
+                                   .to(torch::kUInt8)
+                                   .permute({1, 2, 0})
+                                   .contiguous();
+  const auto height = static_cast<int>(pixels.size(0));
+  const auto width = static_cast<int>(pixels.size(1));
+  EncodedImage encoded;
+  const int written = png ? stbi_write_png_to_func(&EncodedImage::append, &encoded, width, height, 3,
+                                                   pixels.data_ptr(), width * 3)
+                          : stbi_write_jpg_to_func(&EncodedImage::append, &encoded, width, height, 3,
+                                                   pixels.data_ptr(), kJpegQuality);
+  if (!written || encoded.out_of_memory) throw Error(path + ": cannot encode image");
+  AtomicFileWriter out(path);
+  out.write(encoded.bytes.data(), encoded.bytes.size());
+  out.commit();
+}
+
+}  // namespace tokenflow::io

@@ -1,0 +1,20 @@
+#pragma once
+// A checkpoint's tensors by name, in the order the file lists them.
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tokenflow::io {
+
+struct StateDict {
+  std::vector<std::string> names;             // file order
+  std::map<std::string, torch::Tensor> tensors;
+  std::map<std::string, std::string> metadata;  // safetensors __metadata__; empty for .pt
+
+  bool contains(const std::string& name) const { return tensors.count(name) != 0; }
+  void insert(const std::string& name, torch::Tensor tensor);
+};
+
+}  // namespace tokenflow::io
