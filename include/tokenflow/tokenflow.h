@@ -44,7 +44,16 @@ struct ModelConfig {
   std::string teacher_name() const { return teacher == Teacher::Clip ? "clip" : "siglip"; }
 };
 
+// Arithmetic of the networks. The quantizer always searches the codebook in float32.
+//   Fp32: exact; reproduces the official code (parity fixtures).
+//   Bf16: bfloat16 weights and activations with float32 accumulation, much faster where the CPU has
+//         AVX-512 BF16 (or on CUDA); tokens and images stay close to Fp32 (docs/performance.md).
+//   Auto: Bf16 where the hardware computes it natively, else Fp32.
+enum class Precision { Auto, Fp32, Bf16 };
+
 struct LoadOptions {
+  Precision precision = Precision::Fp32;
+  std::string device = "cpu";  // or "cuda", "cuda:1", ... with a CUDA build of LibTorch
   // Attention heads are not stored in a state dict. 0 = the official count for the released widths,
   // otherwise 32-dimensional heads.
   int semantic_heads = 0;
@@ -59,6 +68,11 @@ struct EncodeResult {
   torch::Tensor features;  // B x (semantic+pixel) x h x w quantised features (sum over scales)
 };
 
+Precision parse_precision(const std::string& name);  // "fp32", "bf16" or "auto"
+std::string precision_name(Precision precision);
+// Whether this machine computes bfloat16 natively (AVX-512 BF16 / AMX on CPU, or a CUDA device).
+bool native_bf16(const std::string& device);
+
 // Sets the number of threads LibTorch uses for intra-op parallelism (0 keeps the default).
 void set_num_threads(int threads);
 
@@ -66,12 +80,13 @@ class Model {
  public:
   static Model load(const std::string& path, const LoadOptions& options = {});
   // A released architecture ("clipb256e" or "siglip384") with random weights, for benchmarks.
-  static Model random(const std::string& architecture, uint64_t seed = 0);
+  static Model random(const std::string& architecture, uint64_t seed = 0, const LoadOptions& options = {});
   ~Model();
   Model(Model&&) noexcept;
   Model& operator=(Model&&) noexcept;
 
   const ModelConfig& config() const;
+  Precision precision() const;  // Fp32 or Bf16, as resolved at load
 
   // Continuous features before quantisation.
   torch::Tensor semantic_features(const torch::Tensor& images) const;  // B x 32 x h x w

@@ -14,6 +14,12 @@ void set_num_threads(int threads) {
   if (threads > 0) torch::set_num_threads(threads);
 }
 
+namespace {
+
+torch::Tensor to_cpu(const torch::Tensor& x) { return x.to(torch::kCPU); }
+
+}  // namespace
+
 struct Model::Impl {
   std::shared_ptr<model::TokenFlowNet> net;
 
@@ -27,7 +33,7 @@ struct Model::Impl {
 
   torch::Tensor prepare_images(const torch::Tensor& images) const {
     check_images(images);
-    return images.to(torch::kFloat32).contiguous();
+    return images.to(net->device, torch::kFloat32).contiguous();
   }
 
   // Indices must be B x L with L the token count of a prefix of whole scales (the official
@@ -77,8 +83,11 @@ Model& Model::operator=(Model&&) noexcept = default;
 
 namespace {
 
-std::unique_ptr<Model::Impl> make_impl(std::shared_ptr<model::TokenFlowNet> net) {
+std::unique_ptr<Model::Impl> make_impl(std::shared_ptr<model::TokenFlowNet> net, const LoadOptions& options) {
   net->eval();
+  Precision precision = options.precision;
+  if (precision == Precision::Auto) precision = native_bf16(options.device) ? Precision::Bf16 : Precision::Fp32;
+  net->configure_inference(precision, torch::Device(options.device));
   int64_t parameters = 0;
   for (const auto& p : net->parameters()) parameters += p.numel();
   net->config.parameter_count = parameters;
@@ -93,50 +102,58 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   const io::StateDict state = io::load_state_dict(path);
   auto net = std::make_shared<model::TokenFlowNet>(model::detect_architecture(state, options, path));
   nn::load_weights(*net, state, path);
-  return Model(make_impl(std::move(net)));
+  return Model(make_impl(std::move(net), options));
 }
 
-Model Model::random(const std::string& architecture, uint64_t seed) {
+Model Model::random(const std::string& architecture, uint64_t seed, const LoadOptions& options) {
   torch::manual_seed(seed);
-  return Model(make_impl(std::make_shared<model::TokenFlowNet>(model::released_architecture(architecture))));
+  auto net = std::make_shared<model::TokenFlowNet>(model::released_architecture(architecture));
+  return Model(make_impl(std::move(net), options));
 }
 
 const ModelConfig& Model::config() const { return impl_->net->config; }
 
+Precision Model::precision() const {
+  return impl_->net->compute_dtype == torch::kBFloat16 ? Precision::Bf16 : Precision::Fp32;
+}
+
 torch::Tensor Model::semantic_features(const torch::Tensor& images) const {
   torch::NoGradGuard no_grad;
-  return impl_->net->semantic_features(impl_->prepare_images(images));
+  return to_cpu(impl_->net->semantic_features(impl_->prepare_images(images)));
 }
 
 torch::Tensor Model::pixel_features(const torch::Tensor& images) const {
   torch::NoGradGuard no_grad;
-  return impl_->net->pixel_features(impl_->prepare_images(images));
+  return to_cpu(impl_->net->pixel_features(impl_->prepare_images(images)));
 }
 
 EncodeResult Model::encode(const torch::Tensor& images) const {
   torch::NoGradGuard no_grad;
-  return impl_->net->encode(impl_->prepare_images(images));
+  auto result = impl_->net->encode(impl_->prepare_images(images));
+  return {to_cpu(result.indices), to_cpu(result.features)};
 }
 
 torch::Tensor Model::indices_to_features(const torch::Tensor& indices) const {
   torch::NoGradGuard no_grad;
-  return impl_->net->indices_to_features(impl_->prepare_indices(indices));
+  return to_cpu(impl_->net->indices_to_features(impl_->prepare_indices(indices)));
 }
 
 torch::Tensor Model::decode_features(const torch::Tensor& features) const {
   torch::NoGradGuard no_grad;
   impl_->check_features(features);
-  return impl_->net->decode_pixels(features.to(torch::kFloat32));
+  return to_cpu(impl_->net->decode_pixels(features.to(torch::kFloat32)));
 }
 
 torch::Tensor Model::decode_indices(const torch::Tensor& indices) const {
-  return decode_features(indices_to_features(indices));
+  torch::NoGradGuard no_grad;
+  auto& net = *impl_->net;
+  return to_cpu(net.decode_pixels(net.indices_to_features(impl_->prepare_indices(indices))));
 }
 
 torch::Tensor Model::semantic_reconstruction(const torch::Tensor& features) const {
   torch::NoGradGuard no_grad;
   impl_->check_features(features);
-  return impl_->net->decode_semantic(features.to(torch::kFloat32));
+  return to_cpu(impl_->net->decode_semantic(features.to(torch::kFloat32)));
 }
 
 torch::Tensor Model::understanding_features(const torch::Tensor& images) const {

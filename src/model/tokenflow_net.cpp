@@ -12,6 +12,19 @@ torch::nn::Sequential task_layer(int in, int out) {
   return torch::nn::Sequential(torch::nn::Linear(in, in), torch::nn::Tanh(), torch::nn::Linear(in, out));
 }
 
+torch::Tensor as_conv_input(const torch::Tensor& x, torch::ScalarType dtype, torch::MemoryFormat format) {
+  return x.to(dtype).contiguous(format);
+}
+
+void set_conv_weight_format(torch::nn::Module& module, torch::MemoryFormat format) {
+  torch::NoGradGuard no_grad;
+  for (auto& child : module.modules()) {
+    if (auto* conv = child->as<torch::nn::Conv2d>()) conv->weight.set_data(conv->weight.contiguous(format));
+  }
+}
+
+torch::Tensor as_float(const torch::Tensor& x) { return x.to(torch::kFloat32).contiguous(); }
+
 torch::Tensor bicubic_resize(const torch::Tensor& x, int size) {
   return torch::upsample_bicubic2d(x, {size, size}, /*align_corners=*/false);
 }
@@ -55,16 +68,32 @@ TokenFlowNet::TokenFlowNet(const Architecture& arch) : config(arch.config) {
   if (arch.has_scaling_layer) scaling_layer = register_module("scaling_layer", std::make_shared<nn::ScalingLayer>());
 }
 
+void TokenFlowNet::configure_inference(Precision precision, const torch::Device& target) {
+  device = target;
+  to(device);
+  compute_dtype = precision == Precision::Bf16 ? torch::kBFloat16 : torch::kFloat32;
+  code_search = precision == Precision::Bf16 ? nn::CodeSearch::Similarity : nn::CodeSearch::OfficialDistances;
+  to(compute_dtype);
+  quantize->to(torch::kFloat32);
+  encoder_format = precision == Precision::Bf16 ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  set_conv_weight_format(*encoder, encoder_format);
+  set_conv_weight_format(*quant_conv, encoder_format);
+  set_conv_weight_format(*decoder, torch::MemoryFormat::ChannelsLast);
+  set_conv_weight_format(*post_quant_conv, torch::MemoryFormat::ChannelsLast);
+}
+
 torch::Tensor TokenFlowNet::semantic_features(const torch::Tensor& images) {
-  auto tokens = encoder_vqkd->forward(scaling_layer ? scaling_layer->forward(images) : images);
-  auto codes = encode_task_layer->forward(tokens);  // B x N x semantic_code_dim
+  auto input = images.to(device, compute_dtype);
+  auto tokens = encoder_vqkd->forward(scaling_layer ? scaling_layer->forward(input) : input);
+  auto codes = as_float(encode_task_layer->forward(tokens));  // B x N x semantic_code_dim
   const auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(codes.size(1)))));
   return codes.transpose(1, 2).reshape({codes.size(0), codes.size(2), grid, grid});
 }
 
 torch::Tensor TokenFlowNet::pixel_features(const torch::Tensor& images) {
-  auto input = images.size(2) == config.pixel_image_size ? images : bicubic_resize(images, config.pixel_image_size);
-  return quant_conv(encoder->forward(input));
+  auto input = images.to(device);
+  if (input.size(2) != config.pixel_image_size) input = bicubic_resize(input, config.pixel_image_size);
+  return as_float(quant_conv(encoder->forward(as_conv_input(input, compute_dtype, encoder_format))));
 }
 
 EncodeResult TokenFlowNet::quantize_multiscale(const torch::Tensor& features) {
@@ -73,7 +102,7 @@ EncodeResult TokenFlowNet::quantize_multiscale(const torch::Tensor& features) {
   torch::Tensor total;
   std::vector<torch::Tensor> indices;
   for (int scale : config.scales) {
-    auto quantized = quantize->forward(area_resize(residual, scale));
+    auto quantized = quantize->forward(area_resize(residual, scale), code_search);
     auto upsampled = bicubic_resize(quantized.features, grid);
     total = total.defined() ? total + upsampled : upsampled;
     residual = residual - upsampled;
@@ -92,7 +121,7 @@ torch::Tensor TokenFlowNet::indices_to_features(const torch::Tensor& indices) {
   int64_t position = 0;
   for (int scale : config.scales) {
     if (position == indices.size(1)) break;
-    auto entries = quantize->lookup(indices.slice(1, position, position + scale * scale), scale, scale);
+    auto entries = quantize->lookup(indices.slice(1, position, position + scale * scale).to(device), scale, scale);
     auto upsampled = bicubic_resize(entries, grid);
     total = total.defined() ? total + upsampled : upsampled;
     position += scale * scale;
@@ -101,13 +130,15 @@ torch::Tensor TokenFlowNet::indices_to_features(const torch::Tensor& indices) {
 }
 
 torch::Tensor TokenFlowNet::decode_pixels(const torch::Tensor& features) {
-  auto pixel = features.slice(1, config.semantic_code_dim);
-  auto images = decoder->forward(post_quant_conv(pixel));
+  auto pixel = as_conv_input(features.slice(1, config.semantic_code_dim).to(device), compute_dtype,
+                             torch::MemoryFormat::ChannelsLast);
+  auto images = as_float(decoder->forward(post_quant_conv(pixel)));
   return images.size(2) == config.image_size ? images : bicubic_resize(images, config.image_size);
 }
 
 torch::Tensor TokenFlowNet::decode_semantic(const torch::Tensor& features) {
-  return decode_task_layer->forward(decoder_vqkd->forward(features.slice(1, 0, config.semantic_code_dim)));
+  auto semantic = features.slice(1, 0, config.semantic_code_dim).to(device, compute_dtype);
+  return as_float(decode_task_layer->forward(decoder_vqkd->forward(semantic)));
 }
 
 }  // namespace tokenflow::model

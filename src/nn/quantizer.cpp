@@ -14,6 +14,32 @@ torch::Tensor squared_distances(const torch::Tensor& z, const torch::Tensor& cod
   return torch::sum(z * z, 1, /*keepdim=*/true) + torch::sum(codes * codes, 1) - 2 * torch::mm(z, codes.t());
 }
 
+torch::Tensor nearest_by_distance(const torch::Tensor& z_sem, const torch::Tensor& z_pix, const torch::Tensor& e_sem,
+                                  const torch::Tensor& e_pix) {
+  return torch::argmin(squared_distances(z_sem, e_sem) + 1.0 * squared_distances(z_pix, e_pix), 1);
+}
+
+// Codebook entries per block: large enough for an efficient GEMM, small enough that a block of
+// scores stays in cache.
+constexpr int64_t kSearchBlock = 4096;
+
+torch::Tensor nearest_by_similarity(const torch::Tensor& z, const torch::Tensor& codebook) {
+  torch::Tensor best_score, best_index;
+  for (int64_t start = 0; start < codebook.size(0); start += kSearchBlock) {
+    auto block = codebook.slice(0, start, start + kSearchBlock);
+    auto [score, index] = torch::max(torch::mm(z, block.t()), 1);
+    if (!best_score.defined()) {
+      best_score = score;
+      best_index = index;
+      continue;
+    }
+    auto better = score > best_score;  // ties keep the lower index, as argmin does
+    best_score = torch::where(better, score, best_score);
+    best_index = torch::where(better, index + start, best_index);
+  }
+  return best_index;
+}
+
 }  // namespace
 
 DualCodebookQuantizer::DualCodebookQuantizer(int codebook_size, int semantic_dim, int pixel_dim, bool track_usage)
@@ -28,17 +54,18 @@ torch::Tensor DualCodebookQuantizer::normalized_codebook() {
   return torch::cat({l2_normalize(embedding_vqkd->weight), l2_normalize(embedding_vqgan->weight)}, 1);
 }
 
-QuantizeResult DualCodebookQuantizer::forward(const torch::Tensor& z) {
+QuantizeResult DualCodebookQuantizer::forward(const torch::Tensor& z, CodeSearch search) {
   const auto batch = z.size(0), height = z.size(2), width = z.size(3);
   auto flat = z.permute({0, 2, 3, 1}).reshape({-1, z.size(1)});
   auto z_sem = l2_normalize(flat.slice(1, 0, semantic_dim));
   auto z_pix = l2_normalize(flat.slice(1, semantic_dim));
   auto e_sem = l2_normalize(embedding_vqkd->weight);
   auto e_pix = l2_normalize(embedding_vqgan->weight);
-  auto distances = squared_distances(z_sem, e_sem) + 1.0 * squared_distances(z_pix, e_pix);
-  auto indices = torch::argmin(distances, 1);
   auto normalized = torch::cat({z_sem, z_pix}, 1);
-  auto chosen = torch::cat({e_sem, e_pix}, 1).index_select(0, indices);
+  auto codebook = torch::cat({e_sem, e_pix}, 1);
+  auto indices = search == CodeSearch::OfficialDistances ? nearest_by_distance(z_sem, z_pix, e_sem, e_pix)
+                                                         : nearest_by_similarity(normalized, codebook);
+  auto chosen = codebook.index_select(0, indices);
   // The straight-through form z + (z_q - z) of the official code, kept for its rounding.
   auto quantized = normalized + (chosen - normalized);
   return {quantized.reshape({batch, height, width, -1}).permute({0, 3, 1, 2}), indices.reshape({batch, height * width})};

@@ -6,6 +6,13 @@
 
 namespace tokenflow::nn {
 
+// How the nearest entry is found. Both give the same index up to rounding:
+//   OfficialDistances: |z|^2 + |e|^2 - 2 z.e per half, summed, argmin (the official op sequence).
+//   Similarity: for unit halves, argmin(d_sem + d_pix) = argmax(z_sem.e_sem + z_pix.e_pix): one GEMM
+//               against the concatenated normalised codebook, reduced block by block, with no
+//               N x K matrix.
+enum class CodeSearch { OfficialDistances, Similarity };
+
 struct QuantizeResult {
   torch::Tensor features;  // B x C x h x w: the chosen entries (semantic then pixel channels)
   torch::Tensor indices;   // B x (h*w) int64, row-major
@@ -15,7 +22,7 @@ struct DualCodebookQuantizer : torch::nn::Module {
   DualCodebookQuantizer(int codebook_size, int semantic_dim, int pixel_dim, bool track_usage);
 
   // z: B x (semantic_dim + pixel_dim) x h x w.
-  QuantizeResult forward(const torch::Tensor& z);
+  QuantizeResult forward(const torch::Tensor& z, CodeSearch search = CodeSearch::OfficialDistances);
   // indices: B x (h*w) -> B x C x h x w, the normalised entries.
   torch::Tensor lookup(const torch::Tensor& indices, int height, int width);
   // The normalised entries, K x (semantic_dim + pixel_dim).

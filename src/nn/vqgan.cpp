@@ -48,7 +48,8 @@ torch::Tensor run_level(ConvLevel& level, torch::Tensor h) {
 
 }  // namespace
 
-torch::Tensor swish(const torch::Tensor& x) { return x * torch::sigmoid(x); }
+// torch::silu computes x * sigmoid(x) in one pass; the two-op form is far slower on channels-last.
+torch::Tensor swish(const torch::Tensor& x) { return torch::silu(x); }
 
 ResnetBlock::ResnetBlock(int in_channels, int out_channels) {
   norm1 = register_module("norm1", group_norm(in_channels));

@@ -1,0 +1,49 @@
+// Choosing the arithmetic: parsing, naming, and whether bfloat16 is native here.
+#include <tokenflow/tokenflow.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+namespace tokenflow {
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::Fp32;
+  if (name == "bf16") return Precision::Bf16;
+  if (name == "auto") return Precision::Auto;
+  throw Error("unknown precision '" + name + "' (fp32, bf16 or auto)");
+}
+
+std::string precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::Fp32: return "fp32";
+    case Precision::Bf16: return "bf16";
+    case Precision::Auto: return "auto";
+  }
+  return "?";
+}
+
+namespace {
+
+// AVX512_BF16 is CPUID leaf 7, sub-leaf 1, EAX bit 5; AMX-BF16 is leaf 7, sub-leaf 0, EDX bit 22.
+bool cpu_has_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_max(0, nullptr) < 7) return false;
+  __cpuid_count(7, 1, eax, ebx, ecx, edx);
+  const bool avx512_bf16 = eax & (1u << 5);
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const bool amx_bf16 = edx & (1u << 22);
+  return avx512_bf16 || amx_bf16;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+bool native_bf16(const std::string& device) {
+  return torch::Device(device).is_cuda() ? true : cpu_has_bf16();
+}
+
+}  // namespace tokenflow
