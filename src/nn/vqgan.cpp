@@ -1,5 +1,7 @@
 #include "nn/vqgan.h"
 
+#include "nn/group_norm_silu.h"
+
 #include <string>
 
 namespace tokenflow::nn {
@@ -48,9 +50,6 @@ torch::Tensor run_level(ConvLevel& level, torch::Tensor h) {
 
 }  // namespace
 
-// torch::silu computes x * sigmoid(x) in one pass; the two-op form is far slower on channels-last.
-torch::Tensor swish(const torch::Tensor& x) { return torch::silu(x); }
-
 ResnetBlock::ResnetBlock(int in_channels, int out_channels) {
   norm1 = register_module("norm1", group_norm(in_channels));
   conv1 = register_module("conv1", conv(in_channels, out_channels, 3, 1, 1));
@@ -60,8 +59,8 @@ ResnetBlock::ResnetBlock(int in_channels, int out_channels) {
 }
 
 torch::Tensor ResnetBlock::forward(const torch::Tensor& x) {
-  auto h = conv1(swish(norm1(x)));
-  h = conv2(swish(norm2(h)));
+  auto h = conv1(group_norm_silu(norm1, x));
+  h = conv2(group_norm_silu(norm2, h));
   return (nin_shortcut ? nin_shortcut(x) : x) + h;
 }
 
@@ -74,7 +73,7 @@ AttnBlock::AttnBlock(int channels) {
 }
 
 torch::Tensor AttnBlock::forward(const torch::Tensor& x) {
-  auto h = norm(x);
+  auto h = group_norm(norm, x);
   const auto b = x.size(0), c = x.size(1), height = x.size(2), width = x.size(3);
   auto queries = q(h).reshape({b, c, height * width}).permute({0, 2, 1});  // b, hw, c
   auto keys = k(h).reshape({b, c, height * width});                        // b, c, hw
@@ -115,7 +114,7 @@ torch::Tensor Encoder::forward(const torch::Tensor& x) {
     if (level->resample) h = level->resample(torch::constant_pad_nd(h, {0, 1, 0, 1}, 0));
   }
   h = mid2->forward(mid1->forward(mid0->forward(h)));
-  return conv_out(swish(norm_out(h)));
+  return conv_out(group_norm_silu(norm_out, h));
 }
 
 Decoder::Decoder(int z_channels, const std::vector<LevelShape>& shapes, int out_channels) {
@@ -149,7 +148,7 @@ torch::Tensor Decoder::forward(const torch::Tensor& z) {
       h = level->resample(h);
     }
   }
-  return conv_out(swish(norm_out(h)));
+  return conv_out(group_norm_silu(norm_out, h));
 }
 
 }  // namespace tokenflow::nn

@@ -63,7 +63,4 @@ struct Decoder : torch::nn::Module {
   torch::nn::GroupNorm norm_out{nullptr};
 };
 
-// x * sigmoid(x), the VQGAN nonlinearity.
-torch::Tensor swish(const torch::Tensor& x);
-
 }  // namespace tokenflow::nn
