@@ -1,0 +1,13 @@
+#pragma once
+// The official PyTorch op sequence, run on our modules, as the benchmark's baseline: NCHW float32
+// everywhere, and a quantizer that builds the full N x K distance matrices, their norm statistics
+// and the one-hot encodings, as the official VectorQuantizer does even in eval mode.
+#include "model/tokenflow_net.h"
+
+namespace tokenflow::bench {
+
+EncodeResult official_encode(model::TokenFlowNet& net, const torch::Tensor& images);
+// decode_code: indices -> (semantic reconstruction, image); the official decode computes both.
+std::pair<torch::Tensor, torch::Tensor> official_decode(model::TokenFlowNet& net, const torch::Tensor& indices);
+
+}  // namespace tokenflow::bench

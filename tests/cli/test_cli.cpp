@@ -1,0 +1,332 @@
+// The `tokenflow` binary, run as a user runs it: on the parity fixtures (official outputs), on
+// broken inputs, and on the README's examples.
+#include "io/image.h"
+#include "io/npy.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using tokenflow::io::load_npy;
+using tokenflow::io::save_npy;
+
+const fs::path kParity = TOKENFLOW_PARITY_DIR;
+
+std::string fixture(const std::string& variant, const std::string& file) {
+  return (kParity / variant / file).string();
+}
+
+std::string quoted(const std::string& text) {
+  std::string result = "'";
+  for (char c : text) result += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return result + "'";
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+void write_file(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
+struct CommandResult {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+double max_abs_difference(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+// Each test works in its own scratch directory, removed afterwards.
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string(info->test_suite_name()) + "." + info->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    dir_ = fs::temp_directory_path() / ("tokenflow_cli_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  CommandResult run_shell(const std::string& command) const {
+    const std::string out = path("stdout.txt"), err = path("stderr.txt");
+    const int status = std::system((command + " >" + quoted(out) + " 2>" + quoted(err)).c_str());
+    CommandResult result{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
+    fs::remove(out);
+    fs::remove(err);
+    return result;
+  }
+
+  CommandResult run_tokenflow(const std::vector<std::string>& args) const {
+    std::string command = quoted(TOKENFLOW_CLI);
+    for (const auto& arg : args) command += " " + quoted(arg);
+    return run_shell(command);
+  }
+
+  std::set<std::string> files() const {
+    std::set<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir_)) names.insert(entry.path().filename().string());
+    return names;
+  }
+
+  // Runs a command that must fail: non-zero exit, one line on stderr that names the problem, and
+  // not a single file created.
+  void expect_clean_failure(const std::vector<std::string>& args, const std::string& mention) const {
+    const auto before = files();
+    const CommandResult run = run_tokenflow(args);
+    EXPECT_NE(run.status, 0);
+    EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+    EXPECT_EQ(run.err.rfind("tokenflow: error: ", 0), 0u) << run.err;
+    EXPECT_NE(run.err.find(mention), std::string::npos) << "expected '" << mention << "' in: " << run.err;
+    EXPECT_EQ(files(), before) << "a failed command left files behind";
+  }
+
+  fs::path dir_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Against the official outputs
+
+class CliParity : public Cli, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(CliParity, EncodeGivesTheOfficialIndices) {
+  const CommandResult run = run_tokenflow({"encode", "-m", fixture(GetParam(), "model.pt"), fixture(GetParam(), "input.npy"),
+                             "-o", path("tokens.npy")});
+  ASSERT_EQ(run.status, 0) << run.err;
+  const torch::Tensor tokens = load_npy(path("tokens.npy"));
+  const torch::Tensor expected = load_npy(fixture(GetParam(), "indices.npy"));
+  ASSERT_EQ(tokens.scalar_type(), torch::kInt64);
+  EXPECT_TRUE(torch::equal(tokens, expected));
+}
+
+TEST_P(CliParity, DecodeMatchesTheOfficialReconstruction) {
+  const CommandResult run = run_tokenflow({"decode", "-m", fixture(GetParam(), "model.pt"), fixture(GetParam(), "indices.npy"),
+                             "-o", path("recon.npy")});
+  ASSERT_EQ(run.status, 0) << run.err;
+  const torch::Tensor recon = load_npy(path("recon.npy"));
+  const torch::Tensor expected = load_npy(fixture(GetParam(), "recon_from_codes.npy"));
+  ASSERT_EQ(recon.sizes(), expected.sizes());
+  EXPECT_LE(max_abs_difference(recon, expected), 1e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, CliParity, ::testing::Values("clipb224", "clipb256e", "siglip384"),
+                         [](const auto& info) { return info.param; });
+
+// ---------------------------------------------------------------------------------------------
+// Each command
+
+const std::string kModel = fixture("clipb224", "model.pt");
+const std::string kInput = fixture("clipb224", "input.npy");
+
+TEST_F(Cli, JsonTokensRoundTrip) {
+  ASSERT_EQ(run_tokenflow({"encode", "-m", kModel, kInput, "-o", path("tokens.json")}).status, 0);
+  const json tokens = json::parse(read_file(path("tokens.json")));
+  EXPECT_EQ(tokens.at("scales"), json({1, 2, 4, 6, 8, 10, 12, 14}));
+  EXPECT_EQ(tokens.at("tokens_per_image"), 561);
+  EXPECT_EQ(tokens.at("codebook_size"), 1024);
+  ASSERT_EQ(tokens.at("images").size(), 2u);
+  EXPECT_EQ(tokens.at("images")[1].at("source"), kInput + "[1]");
+
+  const torch::Tensor indices = load_npy(fixture("clipb224", "indices.npy"));
+  const auto& groups = tokens.at("images")[0].at("tokens");
+  ASSERT_EQ(groups.size(), 8u);
+  EXPECT_EQ(groups[2].size(), 16u);
+  EXPECT_EQ(groups[2][0].get<int64_t>(), indices[0][1 + 4].item<int64_t>());
+
+  const CommandResult decode = run_tokenflow({"decode", "-m", kModel, path("tokens.json"), "-o", path("recon.npy")});
+  ASSERT_EQ(decode.status, 0) << decode.err;
+  EXPECT_LE(max_abs_difference(load_npy(path("recon.npy")), load_npy(fixture("clipb224", "recon_from_codes.npy"))),
+            1e-3);
+}
+
+TEST_F(Cli, DecodeAcceptsAPrefixOfWholeScales) {
+  const torch::Tensor coarse = load_npy(fixture("clipb224", "indices.npy")).slice(1, 0, 1 + 4 + 16);
+  save_npy(path("coarse.npy"), coarse.contiguous());
+  const CommandResult run = run_tokenflow({"decode", "-m", kModel, path("coarse.npy"), "-o", path("recon.npy")});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(load_npy(path("recon.npy")).sizes(), torch::IntArrayRef({2, 3, 224, 224}));
+}
+
+TEST_F(Cli, ReconstructImagesPrintsPsnrPerImage) {
+  const torch::Tensor input = load_npy(kInput);
+  tokenflow::io::save_image(path("photo.png"), input[0]);
+  tokenflow::io::save_image(path("noise.png"), input[1]);
+  const CommandResult run = run_tokenflow({"reconstruct", "-m", kModel, "-t", "2", path("photo.png"), path("noise.png"),
+                             "-o", path("recon.png")});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_TRUE(std::regex_search(run.out, std::regex("photo\\.png: PSNR [0-9]+\\.[0-9]{2} dB\n"))) << run.out;
+  EXPECT_TRUE(std::regex_search(run.out, std::regex("noise\\.png: PSNR [0-9]+\\.[0-9]{2} dB\n"))) << run.out;
+  EXPECT_TRUE(fs::exists(path("recon_0.png")));
+  EXPECT_TRUE(fs::exists(path("recon_1.png")));
+}
+
+TEST_F(Cli, EmbedWritesUnderstandingAndSemanticFeatures) {
+  const CommandResult run = run_tokenflow({"embed", "-m", kModel, kInput, "-o", path("features.npy"),
+                             "--semantic", path("semantic.npy")});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(load_npy(path("features.npy")).sizes(), torch::IntArrayRef({2, 14 * 14, 40}));
+  EXPECT_LE(max_abs_difference(load_npy(path("semantic.npy")), load_npy(fixture("clipb224", "sem_recon.npy"))),
+            1e-3);
+}
+
+TEST_F(Cli, InfoPrintsTheConfiguration) {
+  const CommandResult text = run_tokenflow({"info", "-m", kModel});
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_TRUE(std::regex_search(text.out, std::regex("scales: +1,2,4,6,8,10,12,14\n"))) << text.out;
+  EXPECT_TRUE(std::regex_search(text.out, std::regex("codebook size: +1024\n"))) << text.out;
+  EXPECT_TRUE(std::regex_search(text.out, std::regex("tokens per image: +561\n"))) << text.out;
+
+  const CommandResult as_json = run_tokenflow({"info", "-m", fixture("siglip384", "model.pt"), "--json",
+                                               "-o", path("info.json")});
+  ASSERT_EQ(as_json.status, 0) << as_json.err;
+  EXPECT_EQ(as_json.out, "");
+  const json config = json::parse(read_file(path("info.json")));
+  EXPECT_EQ(config.at("teacher"), "siglip");
+  EXPECT_EQ(config.at("image_size"), 384);
+  EXPECT_EQ(config.at("pixel_image_size"), 432);
+  EXPECT_EQ(config.at("tokens_per_image"), 2227);
+  EXPECT_EQ(config.at("codebook_size"), 1024);
+}
+
+TEST_F(Cli, ConvertedSafetensorsEncodeIdentically) {
+  const std::string variant = "clipb256e";  // weights under `ema`, beside a decoy `model`
+  const CommandResult convert = run_tokenflow({"convert", fixture(variant, "model.pt"), path("model.safetensors")});
+  ASSERT_EQ(convert.status, 0) << convert.err;
+  const CommandResult encode = run_tokenflow({"encode", "-m", path("model.safetensors"), fixture(variant, "input.npy"),
+                                "-o", path("tokens.npy")});
+  ASSERT_EQ(encode.status, 0) << encode.err;
+  EXPECT_TRUE(torch::equal(load_npy(path("tokens.npy")), load_npy(fixture(variant, "indices.npy"))));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures: non-zero exit, one line on stderr, no output
+
+TEST_F(Cli, MissingImageFails) {
+  expect_clean_failure({"encode", "-m", kModel, path("missing.png"), "-o", path("tokens.npy")}, "missing.png");
+}
+
+TEST_F(Cli, CorruptImageFails) {
+  write_file(path("corrupt.png"), "\x89PNG\r\n\x1a\n this is not really a PNG");
+  expect_clean_failure({"encode", "-m", kModel, path("corrupt.png"), "-o", path("tokens.npy")}, "corrupt.png");
+}
+
+TEST_F(Cli, TextFileAsModelFails) {
+  write_file(path("notes.pt"), "not a checkpoint\n");
+  expect_clean_failure({"encode", "-m", path("notes.pt"), kInput, "-o", path("tokens.npy")}, "notes.pt");
+}
+
+TEST_F(Cli, TruncatedCheckpointFails) {
+  const std::string bytes = read_file(kModel);
+  write_file(path("truncated.pt"), bytes.substr(0, bytes.size() / 2));
+  expect_clean_failure({"encode", "-m", path("truncated.pt"), kInput, "-o", path("tokens.npy")}, "truncated.pt");
+}
+
+TEST_F(Cli, TokensOfTheWrongLengthFail) {
+  save_npy(path("short.npy"), load_npy(fixture("clipb224", "indices.npy")).slice(1, 0, 560).contiguous());
+  expect_clean_failure({"decode", "-m", kModel, path("short.npy"), "-o", path("recon.npy")},
+                       "short.npy: 560 tokens per image do not match the scales 1,2,4,6,8,10,12,14 (561 for all");
+}
+
+TEST_F(Cli, TokenBeyondTheCodebookFails) {
+  torch::Tensor tokens = load_npy(fixture("clipb224", "indices.npy"));
+  tokens[1][7] = 1024;
+  save_npy(path("beyond.npy"), tokens);
+  expect_clean_failure({"decode", "-m", kModel, path("beyond.npy"), "-o", path("recon.png")},
+                       "beyond.npy: token index 1024 is outside the codebook of 1024 entries");
+}
+
+TEST_F(Cli, NegativeTokenFails) {
+  torch::Tensor tokens = load_npy(fixture("clipb224", "indices.npy"));
+  tokens[0][0] = -1;
+  save_npy(path("negative.npy"), tokens);
+  expect_clean_failure({"decode", "-m", kModel, path("negative.npy"), "-o", path("recon.npy")},
+                       "negative.npy: token index -1 is outside the codebook");
+}
+
+TEST_F(Cli, MalformedTokenJsonFails) {
+  write_file(path("tokens.json"), R"({"images": [{"source": "x.png", "tokens": [[1, 2]]}]})");
+  expect_clean_failure({"decode", "-m", kModel, path("tokens.json"), "-o", path("recon.npy")},
+                       "tokens.json: image 0, scale 0 has 2 tokens");
+}
+
+TEST_F(Cli, UnknownFlagFails) {
+  expect_clean_failure({"encode", "-m", kModel, kInput, "-o", path("tokens.npy"), "--bogus"}, "--bogus");
+}
+
+TEST_F(Cli, MissingModelFails) {
+  expect_clean_failure({"encode", kInput, "-o", path("tokens.npy")}, "--model is required");
+}
+
+TEST_F(Cli, UnsupportedOutputFails) {
+  expect_clean_failure({"encode", "-m", kModel, kInput, "-o", path("tokens.txt")}, "tokens.txt");
+}
+
+TEST_F(Cli, FailedSecondOutputRemovesTheFirst) {
+  expect_clean_failure({"encode", "-m", kModel, kInput, "-o", path("tokens.npy"),
+                        "--features", path("missing_dir/features.npy")},
+                       "missing_dir");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The README's examples, as written, with build/ standing for the scratch directory (where the
+// binary is linked) and ../shared/parity for the configured fixtures.
+
+std::string readme_examples() {
+  std::istringstream readme(read_file(TOKENFLOW_README));
+  const std::string marker = "<!-- cli examples: run by tests/cli/test_cli.cpp -->";
+  std::string line, script;
+  bool after_marker = false, in_block = false;
+  while (std::getline(readme, line)) {
+    if (line == marker) after_marker = true;
+    else if (after_marker && !in_block && line.rfind("```", 0) == 0) in_block = true;
+    else if (in_block && line.rfind("```", 0) == 0) break;
+    else if (in_block) script += line + "\n";
+  }
+  return script;
+}
+
+TEST_F(Cli, ReadmeExamplesRun) {
+  std::string script = readme_examples();
+  ASSERT_NE(script.find("build/tokenflow"), std::string::npos) << "no examples found in " << TOKENFLOW_README;
+  for (const char* command : {"encode", "decode", "reconstruct", "embed", "info", "convert"})
+    EXPECT_NE(script.find("build/tokenflow " + std::string(command)), std::string::npos) << command;
+  fs::create_symlink(TOKENFLOW_CLI, dir_ / "tokenflow");
+  replace_all(script, "build/", dir_.string() + "/");
+  replace_all(script, "../shared/parity", kParity.string());
+  write_file(path("examples.sh"), script);
+  const CommandResult run = run_shell("bash -euo pipefail " + quoted(path("examples.sh")));
+  EXPECT_EQ(run.status, 0) << script << "\nstdout:\n" << run.out << "\nstderr:\n" << run.err;
+}
+
+}  // namespace

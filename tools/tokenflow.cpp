@@ -1,0 +1,562 @@
+// tokenflow: the command-line front end of the TokenFlow tokenizer.
+//
+//   tokenflow encode      -m MODEL IN... -o TOKENS.{npy,json} [--features QUANT.npy]
+//   tokenflow decode      -m MODEL TOKENS.{npy,json} -o OUT.{npy,png,jpg}
+//   tokenflow reconstruct -m MODEL IN... -o OUT.{npy,png,jpg}
+//   tokenflow embed       -m MODEL IN... -o FEATURES.npy [--semantic SEMANTIC.npy]
+//   tokenflow info        -m MODEL [--json] [-o FILE]
+//   tokenflow convert     -m MODEL.pt -o MODEL.safetensors   (or: convert MODEL.pt MODEL.safetensors)
+//
+// IN is image files (a batch) or one .npy tensor B x 3 x S x S in [-1, 1]. Failures print one line,
+// `tokenflow: error: ...`, exit with status 1 (2 for a command-line mistake) and leave no output.
+#include <tokenflow/tokenflow.h>
+
+#include "io/checkpoint.h"
+#include "io/files.h"
+#include "io/image.h"
+#include "io/npy.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using nlohmann::ordered_json;  // written documents keep their keys in the documented order
+using tokenflow::Error;
+using tokenflow::Model;
+using tokenflow::ModelConfig;
+
+// ---------------------------------------------------------------------------------------------
+// Paths and messages
+
+std::string lowercase_extension(const std::string& path) {
+  std::string extension = fs::path(path).extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension;
+}
+
+bool has_extension(const std::string& path, const std::vector<std::string>& extensions) {
+  return std::find(extensions.begin(), extensions.end(), lowercase_extension(path)) != extensions.end();
+}
+
+const std::vector<std::string> kNpy = {".npy"};
+const std::vector<std::string> kTokenFiles = {".npy", ".json"};
+const std::vector<std::string> kPixelFiles = {".npy", ".png", ".jpg", ".jpeg"};
+
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string joined;
+  for (size_t i = 0; i < items.size(); ++i) joined += (i ? separator : "") + items[i];
+  return joined;
+}
+
+template <typename Number>
+std::string join_numbers(const std::vector<Number>& numbers, const std::string& separator = ",") {
+  std::vector<std::string> items;
+  for (Number n : numbers) items.push_back(std::to_string(n));
+  return join(items, separator);
+}
+
+std::string shape_of(const torch::Tensor& tensor) {
+  std::ostringstream text;
+  text << tensor.sizes();
+  return text.str();
+}
+
+// Checked before any work, so a wrong output name costs nothing and leaves nothing behind.
+void require_extension(const std::string& path, const std::vector<std::string>& extensions,
+                       const std::string& what) {
+  if (!has_extension(path, extensions))
+    throw Error(path + ": " + what + " must end in " + join(extensions, " or "));
+}
+
+std::string first_line(const std::string& message) {
+  std::string line = message.substr(0, message.find('\n'));
+  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+  return line.empty() ? "unknown error" : line;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outputs: every file is written to a temporary name and renamed (io::AtomicFileWriter), and files
+// already written are removed again if a later step fails, so a failed command leaves no output.
+
+class WrittenFiles {
+ public:
+  WrittenFiles() = default;
+  WrittenFiles(const WrittenFiles&) = delete;
+  WrittenFiles& operator=(const WrittenFiles&) = delete;
+  ~WrittenFiles() {
+    if (kept_) return;
+    std::error_code ignored;
+    for (const auto& path : paths_) fs::remove(path, ignored);
+  }
+  void add(const std::string& path) { paths_.push_back(path); }
+  void keep() { kept_ = true; }
+
+ private:
+  std::vector<std::string> paths_;
+  bool kept_ = false;
+};
+
+void write_text(const std::string& path, const std::string& text, WrittenFiles& written) {
+  tokenflow::io::AtomicFileWriter file(path);
+  file.write(text.data(), text.size());
+  file.commit();
+  written.add(path);
+}
+
+void write_npy(const std::string& path, const torch::Tensor& tensor, WrittenFiles& written) {
+  tokenflow::io::save_npy(path, tensor.contiguous());
+  written.add(path);
+}
+
+// out.png -> out_0.png, out_1.png, ... for image i of a batch.
+std::string numbered_path(const std::string& path, int64_t index) {
+  const fs::path original(path);
+  fs::path numbered = original.parent_path() /
+                      (original.stem().string() + "_" + std::to_string(index) + original.extension().string());
+  return numbered.string();
+}
+
+// A .npy gets the whole batch B x 3 x H x W; an image file gets one image, or one file per image
+// with _0, _1, ... before the extension when the batch holds several.
+void write_pixels(const std::string& path, const torch::Tensor& images, WrittenFiles& written) {
+  if (has_extension(path, kNpy)) {
+    write_npy(path, images.to(torch::kFloat32), written);
+    return;
+  }
+  const int64_t batch = images.size(0);
+  for (int64_t i = 0; i < batch; ++i) {
+    const std::string image_path = batch == 1 ? path : numbered_path(path, i);
+    tokenflow::io::save_image(image_path, images[i]);
+    written.add(image_path);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+struct Inputs {
+  torch::Tensor images;              // B x 3 x S x S in [-1, 1]
+  std::vector<std::string> sources;  // one name per image, for messages and token files
+  bool from_npy = false;
+};
+
+Inputs load_npy_input(const std::string& path, int image_size) {
+  torch::Tensor images = tokenflow::io::load_npy(path);
+  const bool fits = images.dim() == 4 && images.size(0) > 0 && images.size(1) == 3 &&
+                    images.size(2) == image_size && images.size(3) == image_size &&
+                    images.is_floating_point();
+  if (!fits) {
+    const std::string size = std::to_string(image_size);
+    throw Error(path + ": expected float images B x 3 x " + size + " x " + size + " in [-1, 1], got " +
+                c10::toString(images.scalar_type()) + " " + shape_of(images));
+  }
+  Inputs inputs{images.to(torch::kFloat32), {}, true};
+  for (int64_t i = 0; i < images.size(0); ++i) inputs.sources.push_back(path + "[" + std::to_string(i) + "]");
+  return inputs;
+}
+
+// Image files are preprocessed as the official code does (centre crop, resize to the model's size).
+Inputs load_inputs(const std::vector<std::string>& paths, int image_size) {
+  const bool any_npy = std::any_of(paths.begin(), paths.end(), [](const std::string& p) { return has_extension(p, kNpy); });
+  if (any_npy) {
+    if (paths.size() != 1) throw Error("a .npy input must be the only input (it holds the whole batch)");
+    return load_npy_input(paths[0], image_size);
+  }
+  std::vector<torch::Tensor> images;
+  for (const auto& path : paths) images.push_back(tokenflow::io::load_image(path, image_size));
+  return Inputs{torch::cat(images), paths, false};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+// Token counts the model can decode: whole scales, coarse to fine (the official decode_code
+// accepts any such prefix).
+std::vector<int64_t> decodable_token_counts(const ModelConfig& config) {
+  std::vector<int64_t> counts;
+  int64_t total = 0;
+  for (int scale : config.scales) counts.push_back(total += int64_t{scale} * scale);
+  return counts;
+}
+
+void check_tokens(const std::string& path, const torch::Tensor& tokens, const ModelConfig& config) {
+  const auto counts = decodable_token_counts(config);
+  const int64_t length = tokens.size(1);
+  if (std::find(counts.begin(), counts.end(), length) == counts.end())
+    throw Error(path + ": " + std::to_string(length) + " tokens per image do not match the scales " +
+                join_numbers(config.scales) + " (" + std::to_string(counts.back()) +
+                " for all, or fewer for whole coarse scales)");
+  const torch::Tensor out_of_range = tokens.masked_select((tokens < 0).logical_or(tokens >= config.codebook_size));
+  if (out_of_range.numel() > 0) {
+    const int64_t value = out_of_range[0].item<int64_t>();
+    throw Error(path + ": token index " + std::to_string(value) + " is outside the codebook of " +
+                std::to_string(config.codebook_size) + " entries (0.." +
+                std::to_string(config.codebook_size - 1) + ")");
+  }
+}
+
+torch::Tensor tokens_from_npy(const std::string& path) {
+  torch::Tensor tokens = tokenflow::io::load_npy(path);
+  if (tokens.scalar_type() != torch::kInt64 && tokens.scalar_type() != torch::kInt32)
+    throw Error(path + ": expected int64 or int32 token indices, got " +
+                std::string(c10::toString(tokens.scalar_type())));
+  if (tokens.dim() == 1) tokens = tokens.unsqueeze(0);
+  if (tokens.dim() != 2 || tokens.size(0) == 0)
+    throw Error(path + ": expected token indices B x L or L, got " + shape_of(tokens));
+  return tokens.to(torch::kInt64);
+}
+
+json read_json(const std::string& path) {
+  std::ifstream file = tokenflow::io::open_for_reading(path);
+  try {
+    return json::parse(file);
+  } catch (const json::exception& e) {
+    throw Error(path + ": not valid JSON: " + first_line(e.what()));
+  }
+}
+
+// The JSON written by `encode`: per image, one list of tokens per scale.
+torch::Tensor tokens_from_json(const std::string& path, const ModelConfig& config) {
+  const json document = read_json(path);
+  std::vector<int64_t> flat;
+  int64_t images = 0;
+  int64_t length = -1;
+  try {
+    for (const auto& image : document.at("images")) {
+      const auto& groups = image.at("tokens");
+      int64_t image_length = 0;
+      for (size_t scale = 0; scale < groups.size(); ++scale) {
+        const int64_t expected = scale < config.scales.size() ? int64_t{config.scales[scale]} * config.scales[scale] : 0;
+        if (int64_t(groups[scale].size()) != expected)
+          throw Error(path + ": image " + std::to_string(images) + ", scale " + std::to_string(scale) + " has " +
+                      std::to_string(groups[scale].size()) + " tokens, the model's scales " +
+                      join_numbers(config.scales) + " need " + std::to_string(expected));
+        for (const auto& token : groups[scale]) flat.push_back(token.get<int64_t>());
+        image_length += expected;
+      }
+      if (length >= 0 && image_length != length)
+        throw Error(path + ": image " + std::to_string(images) + " has " + std::to_string(image_length) +
+                    " tokens, image 0 has " + std::to_string(length));
+      length = image_length;
+      ++images;
+    }
+  } catch (const json::exception& e) {
+    throw Error(path + ": not a token file written by `tokenflow encode`: " + first_line(e.what()));
+  }
+  if (images == 0) throw Error(path + ": holds no images");
+  return torch::tensor(flat, torch::kInt64).view({images, length});
+}
+
+torch::Tensor read_tokens(const std::string& path, const ModelConfig& config) {
+  torch::Tensor tokens = has_extension(path, kNpy) ? tokens_from_npy(path) : tokens_from_json(path, config);
+  check_tokens(path, tokens, config);
+  return tokens;
+}
+
+ordered_json tokens_by_scale(const torch::Tensor& row, const std::vector<int>& scales) {
+  const auto tokens = row.accessor<int64_t, 1>();
+  ordered_json groups = ordered_json::array();
+  int64_t start = 0;
+  for (int scale : scales) {
+    if (start >= tokens.size(0)) break;
+    ordered_json group = ordered_json::array();
+    for (int64_t k = 0; k < int64_t{scale} * scale; ++k) group.push_back(tokens[start + k]);
+    groups.push_back(std::move(group));
+    start += int64_t{scale} * scale;
+  }
+  return groups;
+}
+
+std::string tokens_json(const std::string& model_path, const Inputs& inputs, const torch::Tensor& indices,
+                        const ModelConfig& config) {
+  const torch::Tensor tokens = indices.to(torch::kInt64).contiguous();
+  ordered_json images = ordered_json::array();
+  for (int64_t i = 0; i < tokens.size(0); ++i)
+    images.push_back({{"source", inputs.sources[i]}, {"tokens", tokens_by_scale(tokens[i], config.scales)}});
+  const ordered_json document = {{"model", model_path},
+                         {"scales", config.scales},
+                         {"tokens_per_image", tokens.size(1)},
+                         {"codebook_size", config.codebook_size},
+                         {"images", images}};
+  return document.dump() + "\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+// PSNR. Images from files are compared as the 8-bit pixels save_image writes (clamp to [-1, 1],
+// map to [0, 255], round), peak 255; tensors from a .npy in [0, 1] (x -> (x + 1) / 2, clamped),
+// peak 1. Inputs are compared after preprocessing (the centre crop the model saw).
+
+torch::Tensor as_compared(const torch::Tensor& images, bool eight_bit) {
+  const torch::Tensor clamped = images.to(torch::kFloat32).clamp(-1, 1);
+  return eight_bit ? clamped.add(1).mul(127.5).round() : clamped.add(1).div(2);
+}
+
+std::vector<double> psnr_per_image(const torch::Tensor& reference, const torch::Tensor& reconstruction,
+                                   bool eight_bit) {
+  const double peak = eight_bit ? 255.0 : 1.0;
+  const torch::Tensor error = as_compared(reference, eight_bit) - as_compared(reconstruction, eight_bit);
+  const torch::Tensor mse = error.to(torch::kFloat64).pow(2).flatten(1).mean(1);
+  std::vector<double> psnr;
+  for (int64_t i = 0; i < mse.size(0); ++i)
+    psnr.push_back(10.0 * std::log10(peak * peak / mse[i].item<double>()));
+  return psnr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+struct CommonOptions {
+  std::string model;
+  std::string output;
+  int threads = 0;
+};
+
+Model load_model(const CommonOptions& common) {
+  tokenflow::set_num_threads(common.threads);
+  return Model::load(common.model);
+}
+
+struct EncodeOptions {
+  std::vector<std::string> inputs;
+  std::string features;
+};
+
+void run_encode(const CommonOptions& common, const EncodeOptions& options) {
+  require_extension(common.output, kTokenFiles, "the token file");
+  if (!options.features.empty()) require_extension(options.features, kNpy, "--features");
+  const Model model = load_model(common);
+  const Inputs inputs = load_inputs(options.inputs, model.config().image_size);
+  const auto encoded = model.encode(inputs.images);
+  WrittenFiles written;
+  if (has_extension(common.output, kNpy))
+    write_npy(common.output, encoded.indices.to(torch::kInt64), written);
+  else
+    write_text(common.output, tokens_json(common.model, inputs, encoded.indices, model.config()), written);
+  if (!options.features.empty()) write_npy(options.features, encoded.features.to(torch::kFloat32), written);
+  written.keep();
+}
+
+void run_decode(const CommonOptions& common, const std::string& tokens_path) {
+  require_extension(tokens_path, kTokenFiles, "the token file");
+  require_extension(common.output, kPixelFiles, "the output");
+  const Model model = load_model(common);
+  const torch::Tensor tokens = read_tokens(tokens_path, model.config());
+  WrittenFiles written;
+  write_pixels(common.output, model.decode_indices(tokens), written);
+  written.keep();
+}
+
+void run_reconstruct(const CommonOptions& common, const std::vector<std::string>& input_paths) {
+  require_extension(common.output, kPixelFiles, "the output");
+  const Model model = load_model(common);
+  const Inputs inputs = load_inputs(input_paths, model.config().image_size);
+  const torch::Tensor reconstruction = model.decode_indices(model.encode(inputs.images).indices);
+  WrittenFiles written;
+  write_pixels(common.output, reconstruction, written);
+  written.keep();
+  const auto psnr = psnr_per_image(inputs.images, reconstruction, !inputs.from_npy);
+  for (size_t i = 0; i < psnr.size(); ++i)
+    std::cout << inputs.sources[i] << ": PSNR " << std::fixed << std::setprecision(2) << psnr[i] << " dB\n";
+}
+
+struct EmbedOptions {
+  std::vector<std::string> inputs;
+  std::string semantic;
+};
+
+void run_embed(const CommonOptions& common, const EmbedOptions& options) {
+  require_extension(common.output, kNpy, "the output");
+  if (!options.semantic.empty()) require_extension(options.semantic, kNpy, "--semantic");
+  const Model model = load_model(common);
+  const Inputs inputs = load_inputs(options.inputs, model.config().image_size);
+  WrittenFiles written;
+  write_npy(common.output, model.understanding_features(inputs.images).to(torch::kFloat32), written);
+  if (!options.semantic.empty()) {
+    const torch::Tensor semantic = model.semantic_reconstruction(model.encode(inputs.images).features);
+    write_npy(options.semantic, semantic.to(torch::kFloat32), written);
+  }
+  written.keep();
+}
+
+ordered_json config_json(const std::string& model_path, const ModelConfig& c) {
+  return {{"model", model_path},
+          {"teacher", c.teacher_name()},
+          {"image_size", c.image_size},
+          {"scales", c.scales},
+          {"tokens_per_image", c.tokens_per_image},
+          {"codebook_size", c.codebook_size},
+          {"semantic_code_dim", c.semantic_code_dim},
+          {"pixel_code_dim", c.pixel_code_dim},
+          {"semantic_encoder", {{"width", c.semantic_width}, {"layers", c.semantic_layers},
+                                {"heads", c.semantic_heads}, {"patch", c.semantic_patch}}},
+          {"semantic_decoder", {{"width", c.semantic_decoder_width}, {"layers", c.semantic_decoder_layers},
+                                {"heads", c.semantic_decoder_heads}, {"output_dim", c.semantic_output_dim}}},
+          {"pixel_encoder", {{"ch", c.encoder_ch}, {"ch_mult", c.encoder_ch_mult},
+                             {"res_blocks", c.encoder_res_blocks}, {"z_channels", c.z_channels}}},
+          {"pixel_decoder", {{"ch", c.decoder_ch}, {"ch_mult", c.decoder_ch_mult},
+                             {"res_blocks", c.decoder_res_blocks}, {"z_channels", c.z_channels}}},
+          {"pixel_image_size", c.pixel_image_size},
+          {"parameter_count", c.parameter_count}};
+}
+
+std::string config_text(const std::string& model_path, const ModelConfig& c) {
+  std::ostringstream text;
+  const auto line = [&text](const std::string& key, const std::string& value) {
+    text << std::left << std::setw(18) << (key + ":") << value << "\n";
+  };
+  line("model", model_path);
+  line("teacher", c.teacher_name());
+  line("image size", std::to_string(c.image_size));
+  line("scales", join_numbers(c.scales));
+  line("tokens per image", std::to_string(c.tokens_per_image));
+  line("codebook size", std::to_string(c.codebook_size));
+  line("code dims", std::to_string(c.semantic_code_dim) + " semantic + " + std::to_string(c.pixel_code_dim) +
+                        " pixel = " + std::to_string(c.code_dim()));
+  line("semantic encoder", "width " + std::to_string(c.semantic_width) + ", layers " +
+                               std::to_string(c.semantic_layers) + ", heads " + std::to_string(c.semantic_heads) +
+                               ", patch " + std::to_string(c.semantic_patch));
+  line("semantic decoder", "width " + std::to_string(c.semantic_decoder_width) + ", layers " +
+                               std::to_string(c.semantic_decoder_layers) + ", heads " +
+                               std::to_string(c.semantic_decoder_heads) + ", output dim " +
+                               std::to_string(c.semantic_output_dim));
+  line("pixel encoder", "ch " + std::to_string(c.encoder_ch) + ", ch_mult " + join_numbers(c.encoder_ch_mult) +
+                            ", res blocks " + std::to_string(c.encoder_res_blocks) + ", z_channels " +
+                            std::to_string(c.z_channels));
+  line("pixel decoder", "ch " + std::to_string(c.decoder_ch) + ", ch_mult " + join_numbers(c.decoder_ch_mult) +
+                            ", res blocks " + std::to_string(c.decoder_res_blocks) + ", z_channels " +
+                            std::to_string(c.z_channels));
+  line("pixel input size", std::to_string(c.pixel_image_size));
+  line("parameters", std::to_string(c.parameter_count));
+  return text.str();
+}
+
+void run_info(const CommonOptions& common, bool as_json) {
+  const Model model = load_model(common);
+  const std::string text = as_json ? config_json(common.model, model.config()).dump(2) + "\n"
+                                   : config_text(common.model, model.config());
+  if (common.output.empty()) {
+    std::cout << text;
+    return;
+  }
+  WrittenFiles written;
+  write_text(common.output, text, written);
+  written.keep();
+}
+
+void run_convert(const CommonOptions& common) {
+  require_extension(common.output, {".safetensors"}, "the output");
+  tokenflow::set_num_threads(common.threads);
+  const auto state = tokenflow::io::load_state_dict(common.model);
+  tokenflow::io::save_safetensors(common.output, state);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+// CLI11's NonNegativeNumber would print the largest double in its message.
+const CLI::Validator kThreadCount(
+    [](std::string& text) { return !text.empty() && text[0] == '-' ? std::string("must be 0 or more") : std::string(); },
+    "N >= 0");
+
+CLI::App* add_command(CLI::App& app, const std::string& name, const std::string& about, CommonOptions& common) {
+  CLI::App* command = app.add_subcommand(name, about);
+  command->add_option("-m,--model", common.model, "checkpoint: .pt (torch.save) or .safetensors")->required();
+  command->add_option("-t,--threads", common.threads, "CPU threads (0: LibTorch's default)")
+      ->check(kThreadCount);
+  return command;
+}
+
+void add_inputs(CLI::App* command, std::vector<std::string>& inputs) {
+  command->add_option("IN", inputs, "image files (one batch), or one .npy B x 3 x S x S in [-1, 1]")
+      ->required();
+}
+
+int fail(const std::string& message, int status) {
+  std::cerr << "tokenflow: error: " << first_line(message) << std::endl;
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tokenflow: the TokenFlow image tokenizer (Qu et al., CVPR 2025) on LibTorch"};
+  app.require_subcommand(1);
+  CommonOptions common;
+
+  EncodeOptions encode;
+  CLI::App* encode_command = add_command(app, "encode", "images -> token indices", common);
+  add_inputs(encode_command, encode.inputs);
+  encode_command->add_option("-o,--output", common.output, ".npy (int64 B x L) or .json (tokens per scale)")
+      ->required();
+  encode_command->add_option("--features", encode.features, "also write the quantised features, .npy B x C x h x w");
+
+  std::string tokens_path;
+  CLI::App* decode_command = add_command(app, "decode", "token indices -> images", common);
+  decode_command->add_option("TOKENS", tokens_path, ".npy (int64/int32, B x L or L) or .json from encode")
+      ->required();
+  decode_command->add_option("-o,--output", common.output, ".npy (B x 3 x H x W) or .png/.jpg (_0, _1, ... per image when B > 1)")
+      ->required();
+
+  std::vector<std::string> reconstruct_inputs;
+  CLI::App* reconstruct_command = add_command(app, "reconstruct", "encode, decode and print PSNR per image", common);
+  add_inputs(reconstruct_command, reconstruct_inputs);
+  reconstruct_command->add_option("-o,--output", common.output, ".npy or .png/.jpg (_0, _1, ... per image when B > 1)")
+      ->required();
+
+  EmbedOptions embed;
+  CLI::App* embed_command = add_command(app, "embed", "images -> understanding features B x (h*w) x C", common);
+  add_inputs(embed_command, embed.inputs);
+  embed_command->add_option("-o,--output", common.output, ".npy")->required();
+  embed_command->add_option("--semantic", embed.semantic, "also write the semantic reconstruction, .npy");
+
+  bool info_as_json = false;
+  CLI::App* info_command = add_command(app, "info", "print the configuration detected from a checkpoint", common);
+  info_command->add_option("-o,--output", common.output, "write to this file instead of stdout");
+  info_command->add_flag("--json", info_as_json, "print JSON");
+
+  CLI::App* convert_command = app.add_subcommand("convert", "write a checkpoint's state dict as .safetensors");
+  convert_command->add_option("-m,--model,IN", common.model, "checkpoint: .pt or .safetensors")->required();
+  convert_command->add_option("-o,--output,OUT", common.output, ".safetensors")->required();
+  convert_command->add_option("-t,--threads", common.threads, "CPU threads (0: LibTorch's default)")
+      ->check(kThreadCount);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::ParseError& e) {
+    return fail(e.what(), 2);
+  }
+
+  try {
+    torch::NoGradGuard no_grad;
+    if (encode_command->parsed()) run_encode(common, encode);
+    if (decode_command->parsed()) run_decode(common, tokens_path);
+    if (reconstruct_command->parsed()) run_reconstruct(common, reconstruct_inputs);
+    if (embed_command->parsed()) run_embed(common, embed);
+    if (info_command->parsed()) run_info(common, info_as_json);
+    if (convert_command->parsed()) run_convert(common);
+  } catch (const c10::Error& e) {
+    return fail(e.what_without_backtrace(), 1);
+  } catch (const std::exception& e) {
+    return fail(e.what(), 1);
+  }
+  return 0;
+}
