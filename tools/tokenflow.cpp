@@ -324,11 +324,16 @@ struct CommonOptions {
   std::string model;
   std::string output;
   int threads = 0;
+  std::string precision = "fp32";
+  std::string device = "cpu";
 };
 
 Model load_model(const CommonOptions& common) {
   tokenflow::set_num_threads(common.threads);
-  return Model::load(common.model);
+  tokenflow::LoadOptions options;
+  options.precision = tokenflow::parse_precision(common.precision);
+  options.device = common.device;
+  return Model::load(common.model, options);
 }
 
 struct EncodeOptions {
@@ -478,6 +483,10 @@ CLI::App* add_command(CLI::App& app, const std::string& name, const std::string&
   command->add_option("-m,--model", common.model, "checkpoint: .pt (torch.save) or .safetensors")->required();
   command->add_option("-t,--threads", common.threads, "CPU threads (0: LibTorch's default)")
       ->check(kThreadCount);
+  command->add_option("--precision", common.precision,
+                      "fp32 (exact, the default), bf16 (fast) or auto (bf16 where the hardware has it)")
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
+  command->add_option("--device", common.device, "cpu, or cuda[:N] with a CUDA build of LibTorch");
   return command;
 }
 

@@ -280,6 +280,23 @@ TEST_F(Cli, MalformedTokenJsonFails) {
                        "tokens.json: image 0, scale 0 has 2 tokens");
 }
 
+// The fast mode: same decoder, bf16 arithmetic, close to the official reconstruction of the tokens.
+TEST_F(Cli, DecodeInBfloat16StaysCloseToFloat32) {
+  const CommandResult run = run_tokenflow({"decode", "-m", kModel, "--precision", "bf16",
+                                           fixture("clipb224", "indices.npy"), "-o", path("recon.npy")});
+  ASSERT_EQ(run.status, 0) << run.err;
+  const torch::Tensor expected = load_npy(fixture("clipb224", "recon_from_codes.npy"));
+  const double mse = (load_npy(path("recon.npy")) - expected).pow(2).mean().item<double>();
+  EXPECT_GT(mse, 0.0);  // it really ran in bfloat16
+  EXPECT_GT(10.0 * std::log10(4.0 / mse), 35.0);  // PSNR in dB, values in [-1, 1]
+}
+
+TEST_F(Cli, UnknownPrecisionFails) {
+  expect_clean_failure({"decode", "-m", kModel, "--precision", "fp16", fixture("clipb224", "indices.npy"), "-o",
+                        path("recon.npy")},
+                       "--precision");
+}
+
 TEST_F(Cli, UnknownFlagFails) {
   expect_clean_failure({"encode", "-m", kModel, kInput, "-o", path("tokens.npy"), "--bogus"}, "--bogus");
 }
