@@ -84,6 +84,20 @@ torch::Tensor AttnBlock::forward(const torch::Tensor& x) {
   return x + proj_out(out);
 }
 
+void MiddleBlocks::build(torch::nn::Module& parent, int channels) {
+  auto list = parent.register_module("mid", torch::nn::ModuleList());
+  first = std::make_shared<ResnetBlock>(channels, channels);
+  attention = std::make_shared<AttnBlock>(channels);
+  second = std::make_shared<ResnetBlock>(channels, channels);
+  list->push_back(first);
+  list->push_back(attention);
+  list->push_back(second);
+}
+
+torch::Tensor MiddleBlocks::forward(const torch::Tensor& x) {
+  return second->forward(attention->forward(first->forward(x)));
+}
+
 Encoder::Encoder(int in_channels, int ch, const std::vector<LevelShape>& shapes, int z_channels) {
   conv_in = register_module("conv_in", conv(in_channels, ch, 3, 1, 1));
   auto blocks = register_module("conv_blocks", torch::nn::ModuleList());
@@ -95,13 +109,7 @@ Encoder::Encoder(int in_channels, int ch, const std::vector<LevelShape>& shapes,
     if (!last) add_resample(*levels.back(), "downsample", channels, /*stride=*/2, /*padding=*/0);
     blocks->push_back(levels.back());
   }
-  auto mid = register_module("mid", torch::nn::ModuleList());
-  mid0 = std::make_shared<ResnetBlock>(channels, channels);
-  mid1 = std::make_shared<AttnBlock>(channels);
-  mid2 = std::make_shared<ResnetBlock>(channels, channels);
-  mid->push_back(mid0);
-  mid->push_back(mid1);
-  mid->push_back(mid2);
+  mid.build(*this, channels);
   norm_out = register_module("norm_out", group_norm(channels));
   conv_out = register_module("conv_out", conv(channels, z_channels, 3, 1, 1));
 }
@@ -113,20 +121,14 @@ torch::Tensor Encoder::forward(const torch::Tensor& x) {
     // No asymmetric padding in torch's conv: pad right and bottom by one, then stride 2.
     if (level->resample) h = level->resample(torch::constant_pad_nd(h, {0, 1, 0, 1}, 0));
   }
-  h = mid2->forward(mid1->forward(mid0->forward(h)));
+  h = mid.forward(h);
   return conv_out(group_norm_silu(norm_out, h));
 }
 
 Decoder::Decoder(int z_channels, const std::vector<LevelShape>& shapes, int out_channels) {
   int channels = shapes.front().channels;
   conv_in = register_module("conv_in", conv(z_channels, channels, 3, 1, 1));
-  auto mid = register_module("mid", torch::nn::ModuleList());
-  mid0 = std::make_shared<ResnetBlock>(channels, channels);
-  mid1 = std::make_shared<AttnBlock>(channels);
-  mid2 = std::make_shared<ResnetBlock>(channels, channels);
-  mid->push_back(mid0);
-  mid->push_back(mid1);
-  mid->push_back(mid2);
+  mid.build(*this, channels);
   auto blocks = register_module("conv_blocks", torch::nn::ModuleList());
   for (size_t i = 0; i < shapes.size(); ++i) {
     const bool last = i + 1 == shapes.size();
@@ -140,7 +142,7 @@ Decoder::Decoder(int z_channels, const std::vector<LevelShape>& shapes, int out_
 }
 
 torch::Tensor Decoder::forward(const torch::Tensor& z) {
-  auto h = mid2->forward(mid1->forward(mid0->forward(conv_in(z))));
+  auto h = mid.forward(conv_in(z));
   for (auto& level : levels) {
     h = run_level(*level, h);
     if (level->resample) {

@@ -32,6 +32,15 @@ struct AttnBlock : torch::nn::Module {
   torch::nn::Conv2d q{nullptr}, k{nullptr}, v{nullptr}, proj_out{nullptr};
 };
 
+// mid.0 (residual), mid.1 (attention), mid.2 (residual) at the coarsest resolution.
+struct MiddleBlocks {
+  void build(torch::nn::Module& parent, int channels);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  std::shared_ptr<ResnetBlock> first, second;
+  std::shared_ptr<AttnBlock> attention;
+};
+
 // A conv_blocks.N entry: residual blocks, optional attention, optional resampling conv.
 struct ConvLevel : torch::nn::Module {
   std::vector<std::shared_ptr<ResnetBlock>> res;
@@ -46,8 +55,7 @@ struct Encoder : torch::nn::Module {
 
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   std::vector<std::shared_ptr<ConvLevel>> levels;
-  std::shared_ptr<ResnetBlock> mid0, mid2;
-  std::shared_ptr<AttnBlock> mid1;
+  MiddleBlocks mid;
   torch::nn::GroupNorm norm_out{nullptr};
 };
 
@@ -57,8 +65,7 @@ struct Decoder : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& z);
 
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
-  std::shared_ptr<ResnetBlock> mid0, mid2;
-  std::shared_ptr<AttnBlock> mid1;
+  MiddleBlocks mid;
   std::vector<std::shared_ptr<ConvLevel>> levels;
   torch::nn::GroupNorm norm_out{nullptr};
 };

@@ -55,6 +55,8 @@ inline std::string read_bytes(const std::string& path) {
 inline std::string parity_file(const std::string& relative) { return std::string(TOKENFLOW_PARITY_DIR) + "/" + relative; }
 inline std::string data_file(const std::string& relative) { return std::string(TOKENFLOW_TEST_DATA_DIR) + "/io/" + relative; }
 
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 // The parity fixtures live outside the repository; tests that need one skip when it is absent.
 #define TOKENFLOW_REQUIRE_FILE(path) \
   if (!std::filesystem::exists(path)) GTEST_SKIP() << (path) << " not found"

@@ -22,7 +22,7 @@ using test::read_bytes;
 using test::ScratchDir;
 using test::write_bytes;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::contains;
 
 // A torch.save-style archive with the given data.pkl and storage records (`data/<key>`).
 void write_archive(const std::string& path, const std::string& pickle,

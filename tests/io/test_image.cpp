@@ -14,7 +14,7 @@ using test::read_bytes;
 using test::ScratchDir;
 using test::write_bytes;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::contains;
 
 // ToTensor + Normalize(0.5, 0.5) of uint8 pixels, H x W x 3 -> 3 x H x W.
 torch::Tensor normalized(const torch::Tensor& pixels) {

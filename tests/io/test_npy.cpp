@@ -15,7 +15,7 @@ using test::read_bytes;
 using test::ScratchDir;
 using test::write_bytes;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::contains;
 
 // A .npy file with the given version, header dict and data (header padded as numpy does).
 std::string npy_bytes(int major, std::string header, const std::string& data) {

@@ -17,7 +17,7 @@ using test::read_bytes;
 using test::ScratchDir;
 using test::write_bytes;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::contains;
 
 StateDict sample_state() {
   StateDict state;

@@ -2,6 +2,7 @@
 // weight loading errors.
 #include "nn/attention.h"
 #include "nn/clip_vision.h"
+#include "nn/group_norm_silu.h"
 #include "nn/semantic_decoder.h"
 #include "nn/siglip_vision.h"
 #include "nn/vqgan.h"
@@ -117,6 +118,38 @@ TEST(Weights, CollectRoundTripsThroughLoad) {
   load_weights(*b, collect_weights(*a, "x."), "mem", "x.");
   EXPECT_TRUE(torch::equal(a->weight, b->weight));
   EXPECT_TRUE(torch::equal(a->bias, b->bias));
+}
+
+}  // namespace
+}  // namespace tokenflow::nn
+
+namespace tokenflow::nn {
+namespace {
+
+// The fused channels-last kernel against LibTorch's float32 NCHW GroupNorm (+ SiLU), including a
+// large map with a non-zero mean, where LibTorch 1.13's own bfloat16 channels-last kernel fails.
+TEST(GroupNormSilu, MatchesLibTorchInFloat32AndBfloat16) {
+  torch::manual_seed(3);
+  torch::nn::GroupNorm norm(torch::nn::GroupNormOptions(32, 64).eps(1e-6));
+  torch::NoGradGuard no_grad;
+  norm->weight.uniform_(0.5, 1.5);
+  norm->bias.uniform_(-0.5, 0.5);
+  auto x = torch::randn({2, 64, 96, 80}) * 2 + 3;
+  auto expected_norm = norm(x);
+  auto expected = torch::silu(expected_norm);
+  auto relative = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return ((a.to(torch::kFloat32) - b).norm() / b.norm()).item<double>();
+  };
+  auto channels_last = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  auto fused = group_norm_silu(norm, channels_last);
+  EXPECT_TRUE(fused.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_LT((fused - expected).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((group_norm(norm, channels_last) - expected_norm).abs().max().item<double>(), 1e-5);
+  auto bf16 = group_norm_silu(norm, channels_last.to(torch::kBFloat16));
+  EXPECT_EQ(bf16.scalar_type(), torch::kBFloat16);
+  EXPECT_LT(relative(bf16, expected), 1e-2);
+  // NCHW input takes LibTorch's path unchanged.
+  EXPECT_TRUE(torch::equal(group_norm_silu(norm, x), expected));
 }
 
 }  // namespace
