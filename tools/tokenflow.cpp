@@ -503,6 +503,7 @@ int fail(const std::string& message, int status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tokenflow::reuse_freed_memory();
   CLI::App app{"tokenflow: the TokenFlow image tokenizer (Qu et al., CVPR 2025) on LibTorch"};
   app.require_subcommand(1);
   CommonOptions common;

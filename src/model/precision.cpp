@@ -1,9 +1,15 @@
-// Choosing the arithmetic: parsing, naming, and whether bfloat16 is native here.
+// Choosing the arithmetic (parsing, naming, whether bfloat16 is native here) and the process
+// settings that let it run at speed.
 #include <tokenflow/tokenflow.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+#include <limits>
 
 namespace tokenflow {
 
@@ -41,6 +47,14 @@ bool cpu_has_bf16() {
 }
 
 }  // namespace
+
+void reuse_freed_memory() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_MAX, 0);                              // large blocks from the heap, not fresh mmaps
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());  // and never handed back
+  mallopt(M_TOP_PAD, 256 << 20);                       // grow the heap in large steps
+#endif
+}
 
 bool native_bf16(const std::string& device) {
   return torch::Device(device).is_cuda() ? true : cpu_has_bf16();

@@ -13,8 +13,8 @@ torch::Tensor group_norm_channels_last(const torch::Tensor& x, int groups, const
 torch::Tensor group_norm_silu_channels_last(const torch::Tensor& x, int groups, const torch::Tensor& gamma,
                                             const torch::Tensor& beta, double eps);
 
-// The layer `norm` applied to x, then SiLU: the fused kernel for channels-last CPU tensors, else
-// LibTorch's own ops (the official sequence, kept for the exact NCHW path).
+// The layer `norm` applied to x, then SiLU: the fused kernel for channels-last bfloat16 CPU tensors,
+// else LibTorch's own ops.
 torch::Tensor group_norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x);
 torch::Tensor group_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x);
 
