@@ -389,12 +389,10 @@ void run_embed(const CommonOptions& common, const EmbedOptions& options) {
   if (!options.semantic.empty()) require_extension(options.semantic, kNpy, "--semantic");
   const Model model = load_model(common);
   const Inputs inputs = load_inputs(options.inputs, model.config().image_size);
+  const torch::Tensor features = model.encode(inputs.images).features;
   WrittenFiles written;
-  write_npy(common.output, model.understanding_features(inputs.images).to(torch::kFloat32), written);
-  if (!options.semantic.empty()) {
-    const torch::Tensor semantic = model.semantic_reconstruction(model.encode(inputs.images).features);
-    write_npy(options.semantic, semantic.to(torch::kFloat32), written);
-  }
+  write_npy(common.output, Model::understanding_layout(features), written);
+  if (!options.semantic.empty()) write_npy(options.semantic, model.semantic_reconstruction(features), written);
   written.keep();
 }
 

@@ -69,7 +69,6 @@ struct EncodeResult {
 };
 
 Precision parse_precision(const std::string& name);  // "fp32", "bf16" or "auto"
-std::string precision_name(Precision precision);
 // Whether this machine computes bfloat16 natively (AVX-512 BF16 / AMX on CPU, or a CUDA device).
 bool native_bf16(const std::string& device);
 
@@ -109,6 +108,8 @@ class Model {
   torch::Tensor semantic_reconstruction(const torch::Tensor& features) const;
   // The understanding features as the official LLaVA code feeds its projector: B x (h*w) x 40.
   torch::Tensor understanding_features(const torch::Tensor& images) const;
+  // The same from already quantised features (EncodeResult::features): b c h w -> b (h w) c.
+  static torch::Tensor understanding_layout(const torch::Tensor& features);
 
   struct Impl;  // opaque
 

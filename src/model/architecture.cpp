@@ -127,6 +127,12 @@ std::vector<int> scale_schedule(int grid) {
   return scales;
 }
 
+void set_scale_schedule(ModelConfig& config, int grid) {
+  config.scales = scale_schedule(grid);
+  config.tokens_per_image = 0;
+  for (int s : config.scales) config.tokens_per_image += s * s;
+}
+
 Architecture detect_architecture(const io::StateDict& state, const LoadOptions& options, const std::string& source) {
   TensorShapes shapes(state, source);
   Architecture arch;
@@ -205,9 +211,7 @@ Architecture detect_architecture(const io::StateDict& state, const LoadOptions& 
     throw Error("the pixel branch's " + std::to_string(c.pixel_image_size / downsampling) +
                 " x grid does not match the semantic grid of " + std::to_string(grid));
   }
-  c.scales = scale_schedule(grid);
-  c.tokens_per_image = 0;
-  for (int s : c.scales) c.tokens_per_image += s * s;
+  set_scale_schedule(c, grid);
   return arch;
 }
 

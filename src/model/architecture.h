@@ -34,5 +34,7 @@ Architecture detect_architecture(const io::StateDict& state, const LoadOptions& 
 
 // The official multi-scale schedule for a final grid of `grid` x `grid` tokens.
 std::vector<int> scale_schedule(int grid);
+// Sets config.scales to scale_schedule(grid) and config.tokens_per_image to match.
+void set_scale_schedule(ModelConfig& config, int grid);
 
 }  // namespace tokenflow::model

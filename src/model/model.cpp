@@ -157,8 +157,11 @@ torch::Tensor Model::semantic_reconstruction(const torch::Tensor& features) cons
 }
 
 torch::Tensor Model::understanding_features(const torch::Tensor& images) const {
-  auto features = encode(images).features;
-  return features.flatten(2).transpose(1, 2).contiguous();  // b c h w -> b (h w) c
+  return understanding_layout(encode(images).features);
+}
+
+torch::Tensor Model::understanding_layout(const torch::Tensor& features) {
+  return features.flatten(2).transpose(1, 2).contiguous();
 }
 
 }  // namespace tokenflow

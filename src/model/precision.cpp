@@ -1,4 +1,4 @@
-// Choosing the arithmetic (parsing, naming, whether bfloat16 is native here) and the process
+// Choosing the arithmetic (parsing, whether bfloat16 is native here) and the process
 // settings that let it run at speed.
 #include <tokenflow/tokenflow.h>
 
@@ -18,15 +18,6 @@ Precision parse_precision(const std::string& name) {
   if (name == "bf16") return Precision::Bf16;
   if (name == "auto") return Precision::Auto;
   throw Error("unknown precision '" + name + "' (fp32, bf16 or auto)");
-}
-
-std::string precision_name(Precision precision) {
-  switch (precision) {
-    case Precision::Fp32: return "fp32";
-    case Precision::Bf16: return "bf16";
-    case Precision::Auto: return "auto";
-  }
-  return "?";
 }
 
 namespace {

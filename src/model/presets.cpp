@@ -40,12 +40,6 @@ Architecture common(int semantic_width, int decoder_width, int output_dim) {
   return arch;
 }
 
-void finish_scales(ModelConfig& c, int grid) {
-  c.scales = scale_schedule(grid);
-  c.tokens_per_image = 0;
-  for (int s : c.scales) c.tokens_per_image += s * s;
-}
-
 Architecture clipb256e() {
   Architecture arch = common(768, 768, 512);
   auto& c = arch.config;
@@ -61,7 +55,7 @@ Architecture clipb256e() {
   arch.decoder_levels = decoder_levels(c.decoder_ch, c.decoder_res_blocks);
   arch.enhanced_decoder = true;
   c.image_size = c.pixel_image_size = 256;
-  finish_scales(c, 16);
+  set_scale_schedule(c, 16);
   return arch;
 }
 
@@ -82,7 +76,7 @@ Architecture siglip384() {
   arch.decoder_levels = decoder_levels(c.decoder_ch, c.decoder_res_blocks);
   c.image_size = 384;
   c.pixel_image_size = 432;
-  finish_scales(c, 27);
+  set_scale_schedule(c, 27);
   return arch;
 }
 
