@@ -2,11 +2,9 @@
 
 #include "io/files.h"
 #include "io/safetensors.h"
-#include "io/torch_pickle.h"
+#include "io/torch_archive.h"
 
 #include <tokenflow/error.h>
-
-#include <caffe2/serialize/inline_container.h>
 
 #include <cstring>
 #include <map>
@@ -17,10 +15,6 @@
 namespace tokenflow::io {
 
 namespace {
-
-// Nested dicts of tensors are flattened with dotted names down to this depth; it also ends the walk
-// through a dict that (through the pickle memo) contains itself.
-constexpr int kMaxNesting = 16;
 
 enum class Format { TorchZip, Safetensors };
 
@@ -37,116 +31,6 @@ Format detect_format(const std::string& path) {
   }
   throw Error(path + (length == 0 ? ": empty file, " : ": ") + "not a PyTorch or safetensors checkpoint");
 }
-
-std::string first_line(const char* text) {
-  const char* end = std::strchr(text, '\n');
-  return end ? std::string(text, end) : std::string(text);
-}
-
-// Runs a call into LibTorch's zip reader, turning its errors into tokenflow::Error.
-template <typename Function>
-auto guarded(const std::string& path, Function&& function) {
-  try {
-    return function();
-  } catch (const c10::Error& e) {
-    throw Error(path + ": truncated or corrupt zip archive (" + first_line(e.what_without_backtrace()) + ")");
-  } catch (const std::bad_alloc&) {
-    throw Error(path + ": corrupt zip archive (a record is too large to read)");
-  }
-}
-
-// A torch.save zip archive: `<name>/data.pkl` (the pickled object) and `<name>/data/<key>` (the raw
-// bytes of each storage). LibTorch's reader finds the records.
-class TorchArchive {
- public:
-  explicit TorchArchive(const std::string& path) : path_(path) {
-    guarded(path_, [&] { reader_ = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path); });
-    if (!guarded(path_, [&] { return reader_->hasRecord("data.pkl"); })) {
-      throw Error(path_ + ": zip archive without data.pkl (not written by torch.save)");
-    }
-    check_byte_order();
-    const auto [data, size] = record("data.pkl");
-    try {
-      pickle_ = pickle::unpickle(data.get(), size);
-    } catch (const Error& e) {
-      throw Error(path_ + ": data.pkl: " + e.what());
-    }
-  }
-
-  const pickle::Value& root() const { return pickle_.root(); }
-
-  // The tensors of `dict` (nested dicts flattened with dotted names), read from their storages.
-  StateDict read_tensors(const pickle::Value& dict) {
-    std::vector<std::pair<std::string, const pickle::TensorRef*>> refs;
-    collect_tensors(dict, "", 0, refs);
-
-    // Each storage record is read once and released once its tensors are copied out.
-    std::map<std::string, std::vector<size_t>> users;
-    for (size_t i = 0; i < refs.size(); ++i) users[refs[i].second->storage_key].push_back(i);
-    std::vector<torch::Tensor> tensors(refs.size());
-    for (const auto& [key, indices] : users) {
-      const std::string name = "data/" + key;
-      if (!guarded(path_, [&] { return reader_->hasRecord(name); })) throw Error(path_ + ": missing storage record " + name);
-      const auto [data, size] = record(name);
-      for (size_t i : indices) tensors[i] = materialize(*refs[i].second, data.get(), size);
-    }
-
-    StateDict state;
-    for (size_t i = 0; i < refs.size(); ++i) state.insert(refs[i].first, std::move(tensors[i]));
-    return state;
-  }
-
- private:
-  std::tuple<at::DataPtr, size_t> record(const std::string& name) {
-    return guarded(path_, [&] { return reader_->getRecord(name); });
-  }
-
-  // Storages are copied byte for byte, so they must be little-endian as on this machine.
-  void check_byte_order() {
-    if (!guarded(path_, [&] { return reader_->hasRecord("byteorder"); })) return;  // older files: little-endian
-    const auto [data, size] = record("byteorder");
-    const std::string order(static_cast<const char*>(data.get()), size);
-    if (order != "little") throw Error(path_ + ": storages are " + order + "-endian; only little-endian is supported");
-  }
-
-  static void collect_tensors(const pickle::Value& dict, const std::string& prefix, int depth,
-                              std::vector<std::pair<std::string, const pickle::TensorRef*>>& refs) {
-    for (const auto& [key, value] : dict.entries) {
-      if (key->kind != pickle::Value::Kind::String) continue;
-      if (value->kind == pickle::Value::Kind::Tensor) {
-        refs.emplace_back(prefix + key->text, value->tensor.get());
-      } else if (value->kind == pickle::Value::Kind::Dict && depth + 1 < kMaxNesting) {
-        collect_tensors(*value, prefix + key->text + ".", depth + 1, refs);
-      }
-    }
-  }
-
-  torch::Tensor materialize(const pickle::TensorRef& ref, const void* data, size_t size) const {
-    const auto element_size = static_cast<size_t>(c10::elementSize(ref.dtype));
-    if (size / element_size < static_cast<uint64_t>(ref.storage_numel)) {
-      throw Error(path_ + ": storage data/" + ref.storage_key + " has " + std::to_string(size) + " bytes, " +
-                  std::to_string(ref.storage_numel * element_size) + " expected");
-    }
-    // Bools are viewed as bytes and compared with zero, so that no byte other than 0/1 becomes a bool.
-    const bool is_bool = ref.dtype == torch::kBool;
-    const auto options = torch::TensorOptions().dtype(is_bool ? torch::kUInt8 : ref.dtype);
-    int64_t numel = 1;
-    for (int64_t size_d : ref.sizes) numel *= size_d;  // cannot overflow: the view fits in the storage
-    torch::Tensor tensor;
-    if (numel == 0) {
-      tensor = torch::empty(ref.sizes, options);
-    } else {
-      // from_blob only wraps the record; clone() copies the view out before the record is released.
-      torch::Tensor storage = torch::from_blob(const_cast<void*>(data), {ref.storage_numel}, options);
-      tensor = storage.as_strided(ref.sizes, ref.strides, ref.storage_offset).clone(at::MemoryFormat::Contiguous);
-    }
-    return is_bool ? tensor.ne(0) : tensor;
-  }
-
-  std::string path_;
-  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader_;
-  pickle::Unpickled pickle_;
-};
 
 std::string top_level_keys(const pickle::Value& root) {
   std::string keys;

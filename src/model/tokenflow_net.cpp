@@ -78,8 +78,9 @@ void TokenFlowNet::configure_inference(Precision precision, const torch::Device&
   encoder_format = precision == Precision::Bf16 ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
   set_conv_weight_format(*encoder, encoder_format);
   set_conv_weight_format(*quant_conv, encoder_format);
-  set_conv_weight_format(*decoder, torch::MemoryFormat::ChannelsLast);
-  set_conv_weight_format(*post_quant_conv, torch::MemoryFormat::ChannelsLast);
+  decoder_format = torch::MemoryFormat::ChannelsLast;
+  set_conv_weight_format(*decoder, decoder_format);
+  set_conv_weight_format(*post_quant_conv, decoder_format);
 }
 
 torch::Tensor TokenFlowNet::semantic_features(const torch::Tensor& images) {
@@ -130,8 +131,7 @@ torch::Tensor TokenFlowNet::indices_to_features(const torch::Tensor& indices) {
 }
 
 torch::Tensor TokenFlowNet::decode_pixels(const torch::Tensor& features) {
-  auto pixel = as_conv_input(features.slice(1, config.semantic_code_dim).to(device), compute_dtype,
-                             torch::MemoryFormat::ChannelsLast);
+  auto pixel = as_conv_input(features.slice(1, config.semantic_code_dim).to(device), compute_dtype, decoder_format);
   auto images = as_float(decoder->forward(post_quant_conv(pixel)));
   return images.size(2) == config.image_size ? images : bicubic_resize(images, config.image_size);
 }

@@ -34,7 +34,9 @@ struct TokenFlowNet : torch::nn::Module {
   ModelConfig config;
   torch::Device device = torch::kCPU;
   torch::ScalarType compute_dtype = torch::kFloat32;
+  // Training keeps the official NCHW layout throughout; configure_inference changes these.
   torch::MemoryFormat encoder_format = torch::MemoryFormat::Contiguous;
+  torch::MemoryFormat decoder_format = torch::MemoryFormat::Contiguous;
   nn::CodeSearch code_search = nn::CodeSearch::OfficialDistances;
   std::shared_ptr<nn::Encoder> encoder;
   std::shared_ptr<nn::Decoder> decoder;

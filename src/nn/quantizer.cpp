@@ -47,7 +47,7 @@ DualCodebookQuantizer::DualCodebookQuantizer(int codebook_size, int semantic_dim
   embedding_vqkd = register_module("embedding_vqkd", torch::nn::Embedding(codebook_size, semantic_dim));
   embedding_vqgan = register_module("embedding_vqgan", torch::nn::Embedding(codebook_size, pixel_dim));
   // The official checkpoints carry a window of recently used indices for the usage statistic.
-  if (track_usage) register_buffer("codebook_used", torch::zeros({131072}));
+  if (track_usage) codebook_used = register_buffer("codebook_used", torch::zeros({131072}));
 }
 
 torch::Tensor DualCodebookQuantizer::normalized_codebook() {
@@ -69,6 +69,68 @@ QuantizeResult DualCodebookQuantizer::forward(const torch::Tensor& z, CodeSearch
   // The straight-through form z + (z_q - z) of the official code, kept for its rounding.
   auto quantized = normalized + (chosen - normalized);
   return {quantized.reshape({batch, height, width, -1}).permute({0, 3, 1, 2}), indices.reshape({batch, height * width})};
+}
+
+namespace {
+
+// The official compute_entropy_loss(-d) with the softmax temperature 0.01: the mean entropy of each
+// position's distribution over entries minus the entropy of their average, which rewards confident
+// choices spread over the whole codebook.
+torch::Tensor entropy_loss(const torch::Tensor& distances) {
+  auto affinity = -distances / 0.01;
+  auto probs = torch::softmax(affinity, -1);
+  auto log_probs = torch::log_softmax(affinity + 1e-5, -1);
+  auto average = probs.mean(0);
+  auto average_entropy = -torch::sum(average * torch::log(average + 1e-5));
+  auto sample_entropy = -torch::mean(torch::sum(probs * log_probs, -1));
+  return sample_entropy - average_entropy;
+}
+
+}  // namespace
+
+QuantizeTrainingResult DualCodebookQuantizer::forward_training(const torch::Tensor& z, double commit_beta,
+                                                               double entropy_ratio) {
+  const auto batch = z.size(0), height = z.size(2), width = z.size(3);
+  auto flat = z.permute({0, 2, 3, 1}).reshape({-1, z.size(1)});
+  auto z_sem = l2_normalize(flat.slice(1, 0, semantic_dim));
+  auto z_pix = l2_normalize(flat.slice(1, semantic_dim));
+  auto e_sem = l2_normalize(embedding_vqkd->weight);
+  auto e_pix = l2_normalize(embedding_vqgan->weight);
+  auto normalized = torch::cat({z_sem, z_pix}, 1);
+  torch::Tensor distances, indices;
+  {
+    torch::NoGradGuard no_grad;
+    distances = squared_distances(z_sem, e_sem) + 1.0 * squared_distances(z_pix, e_pix);
+    indices = torch::argmin(distances, 1);
+  }
+  auto chosen = torch::cat({e_sem, e_pix}, 1).index_select(0, indices);
+  QuantizeTrainingResult result;
+  result.vq_loss = torch::mean((chosen - normalized.detach()).pow(2));
+  result.commit_loss = commit_beta * torch::mean((chosen.detach() - normalized).pow(2));
+  if (entropy_ratio != 0.0) {
+    // The entropy term needs the distances with their gradient.
+    auto d = squared_distances(z_sem, e_sem) + 1.0 * squared_distances(z_pix, e_pix);
+    result.entropy_loss = entropy_ratio * entropy_loss(d);
+  } else {
+    result.entropy_loss = torch::zeros({}, z.options());
+  }
+  auto straight_through = normalized + (chosen - normalized).detach();
+  result.features = straight_through.reshape({batch, height, width, -1}).permute({0, 3, 1, 2});
+  result.indices = indices.reshape({batch, height * width});
+  return result;
+}
+
+double DualCodebookQuantizer::record_usage(const torch::Tensor& indices) {
+  torch::NoGradGuard no_grad;
+  const int64_t codebook_size = embedding_vqkd->weight.size(0);
+  if (!codebook_used.defined()) {
+    return static_cast<double>(std::get<0>(torch::_unique(indices.reshape({-1}))).numel()) / codebook_size;
+  }
+  auto flat = indices.reshape({-1}).to(codebook_used.scalar_type());
+  const int64_t window = codebook_used.numel(), count = std::min<int64_t>(flat.numel(), window);
+  codebook_used.slice(0, 0, window - count).copy_(codebook_used.slice(0, count).clone());
+  codebook_used.slice(0, window - count).copy_(flat.slice(0, flat.numel() - count));
+  return static_cast<double>(std::get<0>(torch::_unique(codebook_used)).numel()) / codebook_size;
 }
 
 torch::Tensor DualCodebookQuantizer::lookup(const torch::Tensor& indices, int height, int width) {

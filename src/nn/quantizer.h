@@ -18,17 +18,33 @@ struct QuantizeResult {
   torch::Tensor indices;   // B x (h*w) int64, row-major
 };
 
+// One quantisation in training mode, as the official VectorQuantizer computes it.
+struct QuantizeTrainingResult {
+  torch::Tensor features;      // B x C x h x w, straight-through: the chosen entries forward, identity backward
+  torch::Tensor indices;       // B x (h*w)
+  torch::Tensor vq_loss;       // mean (e - sg(z))^2: pulls the chosen entries towards the features
+  torch::Tensor commit_loss;   // beta * mean (sg(e) - z)^2: pulls the features towards their entries
+  torch::Tensor entropy_loss;  // ratio * the official entropy loss of the affinities; 0 when the ratio is 0
+};
+
 struct DualCodebookQuantizer : torch::nn::Module {
   DualCodebookQuantizer(int codebook_size, int semantic_dim, int pixel_dim, bool track_usage);
 
   // z: B x (semantic_dim + pixel_dim) x h x w.
   QuantizeResult forward(const torch::Tensor& z, CodeSearch search = CodeSearch::OfficialDistances);
+  // Training mode: z is normalised per half, the loss terms are computed on the normalised halves, and
+  // the gradient passes straight through the choice of entry.
+  QuantizeTrainingResult forward_training(const torch::Tensor& z, double commit_beta, double entropy_ratio);
+  // The official usage statistic: the window of the last 131072 chosen indices (buffer
+  // `codebook_used`) takes `indices`, and the fraction of distinct entries in it is returned.
+  double record_usage(const torch::Tensor& indices);
   // indices: B x (h*w) -> B x C x h x w, the normalised entries.
   torch::Tensor lookup(const torch::Tensor& indices, int height, int width);
   // The normalised entries, K x (semantic_dim + pixel_dim).
   torch::Tensor normalized_codebook();
 
   int semantic_dim, pixel_dim;
+  torch::Tensor codebook_used;  // undefined when the checkpoint has no usage window
   torch::nn::Embedding embedding_vqkd{nullptr}, embedding_vqgan{nullptr};
 };
 

@@ -1,0 +1,39 @@
+#pragma once
+// A torch.save zip archive opened for reading: `<name>/data.pkl` (the pickled object, read without
+// executing anything) and `<name>/data/<key>` (the raw bytes of each storage), whose tensors are read
+// on request. LibTorch's reader finds the records.
+#include "io/state_dict.h"
+#include "io/torch_pickle.h"
+
+#include <caffe2/serialize/inline_container.h>
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+namespace tokenflow::io {
+
+class TorchArchive {
+ public:
+  // Throws tokenflow::Error("<path>: <problem>") for a missing, truncated or foreign file.
+  explicit TorchArchive(const std::string& path);
+
+  const pickle::Value& root() const { return pickle_.root(); }
+
+  // The tensors of `dict` (nested dicts with string keys flattened with dotted names), read from
+  // their storages.
+  StateDict read_tensors(const pickle::Value& dict);
+  // One tensor, as a contiguous copy.
+  torch::Tensor read_tensor(const pickle::TensorRef& ref);
+
+ private:
+  std::tuple<at::DataPtr, size_t> record(const std::string& name);
+  void check_byte_order();
+  torch::Tensor materialize(const pickle::TensorRef& ref, const void* data, size_t size) const;
+
+  std::string path_;
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader_;
+  pickle::Unpickled pickle_;
+};
+
+}  // namespace tokenflow::io

@@ -1,0 +1,3 @@
+tokenflow_test(test_train_nets ${CMAKE_CURRENT_LIST_DIR}/test_losses_nets.cpp)
+tokenflow_test(test_train_step ${CMAKE_CURRENT_LIST_DIR}/test_train_step.cpp)
+tokenflow_test(test_train_distributed ${CMAKE_CURRENT_LIST_DIR}/test_distributed.cpp)
