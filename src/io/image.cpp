@@ -24,6 +24,17 @@ namespace {
 
 constexpr int kJpegQuality = 95;
 
+// stb_image's result as an RgbImage, freeing its buffer; `pixels` is null when decoding failed.
+RgbImage take_pixels(stbi_uc* pixels, int width, int height, const std::string& name) {
+  if (!pixels) {
+    const char* reason = stbi_failure_reason();
+    throw Error(name + ": cannot read image (" + (reason ? reason : "unknown format") + ")");
+  }
+  std::unique_ptr<stbi_uc, void (*)(void*)> owned(pixels, &stbi_image_free);
+  const size_t bytes = static_cast<size_t>(width) * height * 3;
+  return RgbImage{width, height, std::vector<uint8_t>(pixels, pixels + bytes)};
+}
+
 RgbImage decode(const std::string& path) {
   std::error_code ignored;
   if (std::filesystem::is_directory(path, ignored)) throw Error(path + ": cannot read image (" + std::strerror(EISDIR) + ")");
@@ -32,42 +43,8 @@ RgbImage decode(const std::string& path) {
   if (!file) throw Error(path + ": cannot read image (" + std::strerror(errno) + ")");
   int width = 0, height = 0, channels_in_file = 0;
   // Asking for 3 channels makes stb_image expand grey and drop alpha, as Image.convert("RGB") does.
-  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_file(file.get(), &width, &height, &channels_in_file, 3), &stbi_image_free);
-  if (!pixels) {
-    const char* reason = stbi_failure_reason();
-    throw Error(path + ": cannot read image (" + (reason ? reason : "unknown format") + ")");
-  }
-  const size_t bytes = static_cast<size_t>(width) * height * 3;
-  return RgbImage{width, height, std::vector<uint8_t>(pixels.get(), pixels.get() + bytes)};
-}
-
-// ADM's center_crop_arr, which the official TokenFlow code uses.
-RgbImage center_crop_arr(RgbImage image, int size) {
-  while (std::min(image.width, image.height) >= 2 * size) {
-    image = pil_resize(image, image.width / 2, image.height / 2, ResampleFilter::Box);
-  }
-  const double scale = static_cast<double>(size) / std::min(image.width, image.height);
-  // Python's round() rounds halves to even, as nearbyint does in the default rounding mode.
-  const int width = static_cast<int>(std::nearbyint(image.width * scale));
-  const int height = static_cast<int>(std::nearbyint(image.height * scale));
-  image = pil_resize(image, width, height, ResampleFilter::Bicubic);
-
-  const int top = (image.height - size) / 2;
-  const int left = (image.width - size) / 2;
-  RgbImage crop{size, size, std::vector<uint8_t>(static_cast<size_t>(size) * size * 3)};
-  for (int y = 0; y < size; ++y) {
-    const auto source = image.pixels.begin() + (static_cast<size_t>(top + y) * image.width + left) * 3;
-    std::copy(source, source + size * 3, crop.pixels.begin() + static_cast<size_t>(y) * size * 3);
-  }
-  return crop;
-}
-
-// ToTensor then Normalize(mean 0.5, std 0.5), with the same float32 operations as torchvision.
-torch::Tensor to_tensor(const RgbImage& image) {
-  const torch::Tensor pixels = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()),
-                                                {image.height, image.width, 3}, torch::kUInt8);
-  return pixels.permute({2, 0, 1}).contiguous().to(torch::kFloat32).div(255).sub(0.5).div(0.5);
+  stbi_uc* pixels = stbi_load_from_file(file.get(), &width, &height, &channels_in_file, 3);
+  return take_pixels(pixels, width, height, path);
 }
 
 std::string lowercase_extension(const std::string& path) {
@@ -96,6 +73,48 @@ struct EncodedImage {
 };
 
 }  // namespace
+
+RgbImage decode_image(const uint8_t* data, size_t size, const std::string& name) {
+  if (size == 0) throw Error(name + ": cannot read image (empty file)");
+  if (size > static_cast<size_t>(INT_MAX)) throw Error(name + ": cannot read image (larger than 2 GiB)");
+  int width = 0, height = 0, channels_in_file = 0;
+  // RGB, as in decode().
+  stbi_uc* pixels = stbi_load_from_memory(data, static_cast<int>(size), &width, &height, &channels_in_file, 3);
+  return take_pixels(pixels, width, height, name);
+}
+
+RgbImage resize_shorter_side(RgbImage image, int shorter_side) {
+  while (std::min(image.width, image.height) >= 2 * shorter_side) {
+    image = pil_resize(image, image.width / 2, image.height / 2, ResampleFilter::Box);
+  }
+  const double scale = static_cast<double>(shorter_side) / std::min(image.width, image.height);
+  // Python's round() rounds halves to even, as nearbyint does in the default rounding mode.
+  const int width = static_cast<int>(std::nearbyint(image.width * scale));
+  const int height = static_cast<int>(std::nearbyint(image.height * scale));
+  return pil_resize(image, width, height, ResampleFilter::Bicubic);
+}
+
+RgbImage crop_square(const RgbImage& image, int top, int left, int size) {
+  RgbImage crop{size, size, std::vector<uint8_t>(static_cast<size_t>(size) * size * 3)};
+  for (int y = 0; y < size; ++y) {
+    const auto source = image.pixels.begin() + (static_cast<size_t>(top + y) * image.width + left) * 3;
+    std::copy(source, source + size * 3, crop.pixels.begin() + static_cast<size_t>(y) * size * 3);
+  }
+  return crop;
+}
+
+// ADM's center_crop_arr, which the official TokenFlow code uses.
+RgbImage center_crop_arr(RgbImage image, int size) {
+  image = resize_shorter_side(std::move(image), size);
+  return crop_square(image, (image.height - size) / 2, (image.width - size) / 2, size);
+}
+
+// With the same float32 operations as torchvision.
+torch::Tensor to_tensor(const RgbImage& image) {
+  const torch::Tensor pixels = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()),
+                                                {image.height, image.width, 3}, torch::kUInt8);
+  return pixels.permute({2, 0, 1}).contiguous().to(torch::kFloat32).div(255).sub(0.5).div(0.5);
+}
 
 torch::Tensor load_image(const std::string& path, int size) {
   if (size <= 0) throw Error(path + ": image size must be positive, got " + std::to_string(size));

@@ -1,8 +1,12 @@
 #pragma once
 // Image files: reading anything stb_image decodes (PNG, JPEG, BMP, ...) with the official TokenFlow
 // preprocessing, and writing PNG or JPEG. Pixels are float32 in [-1, 1].
+#include "io/pil_resize.h"
+
 #include <torch/torch.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace tokenflow::io {
@@ -15,6 +19,27 @@ torch::Tensor load_image(const std::string& path, int size);
 
 // 3 x H x W, as stored (no resizing).
 torch::Tensor load_image_raw(const std::string& path);
+
+// The pieces of load_image, for the training data pipeline, which reads images from memory (tar
+// shards) and crops at random.
+
+// Decodes an encoded image held in memory, as load_image_raw does a file; `name` is only for errors:
+// "<name>: cannot read image (<reason>)".
+RgbImage decode_image(const uint8_t* data, size_t size, const std::string& name);
+
+// ADM's resizing: while the shorter side is at least 2 * `shorter_side`, halve with Image.BOX; then
+// resize with Image.BICUBIC so that the shorter side is `shorter_side` (the aspect ratio kept, sides
+// rounded as Python's round()).
+RgbImage resize_shorter_side(RgbImage image, int shorter_side);
+
+// The size x size window of `image` whose top-left pixel is (top, left); it must lie inside.
+RgbImage crop_square(const RgbImage& image, int top, int left, int size);
+
+// ADM's center_crop_arr: resize_shorter_side to `size`, then the centre size x size.
+RgbImage center_crop_arr(RgbImage image, int size);
+
+// ToTensor then Normalize(0.5, 0.5): 3 x H x W float32 in [-1, 1].
+torch::Tensor to_tensor(const RgbImage& image);
 
 // Writes a 3 x H x W tensor in [-1, 1] (clamped, then round((x + 1) * 127.5)) as PNG, or as JPEG of
 // quality 95 for .jpg/.jpeg; the extension decides. Written to `path`.tmp, then renamed.
