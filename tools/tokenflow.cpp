@@ -6,6 +6,7 @@
 //   tokenflow embed       -m MODEL IN... -o FEATURES.npy [--semantic SEMANTIC.npy]
 //   tokenflow info        -m MODEL [--json] [-o FILE]
 //   tokenflow convert     -m MODEL.pt -o MODEL.safetensors   (or: convert MODEL.pt MODEL.safetensors)
+//   tokenflow train       --data DIR --teacher CLIP.pt --perceptual LPIPS.pt|none -o RUN [--config RUN.toml] ...
 //
 // IN is image files (a batch) or one .npy tensor B x 3 x S x S in [-1, 1]. Failures print one line,
 // `tokenflow: error: ...`, exit with status 1 (2 for a command-line mistake) and leave no output.
@@ -15,6 +16,7 @@
 #include "io/files.h"
 #include "io/image.h"
 #include "io/npy.h"
+#include "train_command.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -543,14 +545,31 @@ int main(int argc, char** argv) {
   convert_command->add_option("-t,--threads", common.threads, "CPU threads (0: LibTorch's default)")
       ->check(kThreadCount);
 
+  tokenflow::cli::TrainCommand train(app);
+
+  std::vector<std::string> arguments(argv, argv + argc);
   try {
-    app.parse(argc, argv);
+    if (arguments.size() > 1 && arguments[1] == "train") arguments = tokenflow::cli::merge_config_file(arguments, *app.get_subcommand("train"));
+    std::vector<std::string> reversed(arguments.rbegin(), arguments.rend() - 1);  // CLI11 takes them reversed, without argv[0]
+    app.parse(reversed);
+  } catch (const tokenflow::Error& e) {
+    return fail(e.what(), 2);
   } catch (const CLI::CallForHelp& help) {
     return app.exit(help);
   } catch (const CLI::CallForAllHelp& help) {
     return app.exit(help);
   } catch (const CLI::ParseError& e) {
     return fail(e.what(), 2);
+  }
+
+  if (train.parsed()) {
+    try {
+      return train.run(arguments);
+    } catch (const c10::Error& e) {
+      return fail(e.what_without_backtrace(), 1);
+    } catch (const std::exception& e) {
+      return fail(e.what(), 1);
+    }
   }
 
   try {

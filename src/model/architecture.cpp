@@ -185,9 +185,11 @@ Architecture detect_architecture(const io::StateDict& state, const LoadOptions& 
   const int downsampling = 1 << (arch.encoder_levels.size() - 1);
   if (c.teacher == Teacher::Clip) {
     const int native_grid = square_root(arch.semantic_positions - 1, "encoder_vqkd.positional_embedding", source);
-    // The official enhanced-decoder model runs CLIP at 256 with interpolated positions
-    // (`infer_interpolate`): two more patches per side than the position table.
-    const int default_size = (native_grid + (arch.enhanced_decoder ? 2 : 0)) * c.semantic_patch;
+    // The official enhanced-decoder model runs CLIP-B/16's 14 x 14 position table at 256
+    // (`infer_interpolate`): two more patches per side. Models trained here at another size carry a
+    // table of their own grid.
+    const bool released_interpolation = arch.enhanced_decoder && native_grid == 14;
+    const int default_size = (native_grid + (released_interpolation ? 2 : 0)) * c.semantic_patch;
     c.image_size = options.image_size ? options.image_size : default_size;
     if (c.image_size % c.semantic_patch != 0) {
       throw Error("image size " + std::to_string(c.image_size) + " is not a multiple of the patch size " +

@@ -2,6 +2,7 @@
 
 #include <tokenflow/error.h>
 
+#include "nn/attention.h"
 #include "nn/clip_vision.h"
 #include "nn/siglip_vision.h"
 #include "nn/weights.h"
@@ -30,6 +31,8 @@ void check_options(const NewTokenizerOptions& o) {
   for (int m : o.channel_multipliers) {
     if (m < 1) throw Error("channel multipliers must be positive");
   }
+  // The VQGAN normalises with GroupNorm(32).
+  if (o.pixel_channels % 32 != 0) throw Error("the pixel channels (" + std::to_string(o.pixel_channels) + ") must be a multiple of 32");
 }
 
 }  // namespace
@@ -114,8 +117,17 @@ NewTokenizer new_tokenizer(const io::StateDict& teacher_state, const std::string
   auto decoder_levels = vqgan_levels(c.decoder_ch, c.decoder_ch_mult, c.decoder_res_blocks + 1);
   arch.decoder_levels = {decoder_levels.rbegin(), decoder_levels.rend()};
 
+  // A CLIP tower trained at another resolution gets its position table resized to the training
+  // grid once, so that the checkpoint itself says at which size it runs.
+  io::StateDict initial = teacher_state;
+  if (clip && grid * grid + 1 != arch.semantic_positions) {
+    const auto& table = teacher_state.tensors.at("visual.positional_embedding");
+    initial.tensors["visual.positional_embedding"] =
+        torch::cat({table.slice(0, 0, 1), nn::interpolate_position_table(table.slice(0, 1).to(torch::kFloat32), grid)});
+    arch.semantic_positions = grid * grid + 1;
+  }
   auto net = std::make_shared<model::TokenFlowNet>(arch);
-  nn::load_weights(*net->encoder_vqkd, teacher_state, source, clip ? tower : "");
+  nn::load_weights(*net->encoder_vqkd, initial, source, clip ? tower : "");
   return {arch, net};
 }
 

@@ -1,0 +1,105 @@
+#pragma once
+// Running the built `tokenflow` binary from a test, in a scratch directory of its own.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace tokenflow::testing {
+
+namespace fs = std::filesystem;
+
+inline std::string quoted(const std::string& text) {
+  std::string result = "'";
+  for (char c : text) result += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return result + "'";
+}
+
+inline std::string read_file(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+inline void write_file(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+inline void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
+struct CommandResult {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+inline double max_abs_difference(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+// Each test works in its own scratch directory, removed afterwards.
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string(info->test_suite_name()) + "." + info->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    dir_ = fs::temp_directory_path() / ("tokenflow_cli_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  CommandResult run_shell(const std::string& command) const {
+    const std::string out = path("stdout.txt"), err = path("stderr.txt");
+    const int status = std::system((command + " >" + quoted(out) + " 2>" + quoted(err)).c_str());
+    CommandResult result{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
+    fs::remove(out);
+    fs::remove(err);
+    return result;
+  }
+
+  CommandResult run_tokenflow(const std::vector<std::string>& args) const {
+    std::string command = quoted(TOKENFLOW_CLI);
+    for (const auto& arg : args) command += " " + quoted(arg);
+    return run_shell(command);
+  }
+
+  std::set<std::string> files() const {
+    std::set<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir_)) names.insert(entry.path().filename().string());
+    return names;
+  }
+
+  // Runs a command that must fail: non-zero exit, one line on stderr that names the problem, and
+  // not a single file created.
+  void expect_clean_failure(const std::vector<std::string>& args, const std::string& mention) const {
+    const auto before = files();
+    const CommandResult run = run_tokenflow(args);
+    EXPECT_NE(run.status, 0);
+    EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+    EXPECT_EQ(run.err.rfind("tokenflow: error: ", 0), 0u) << run.err;
+    EXPECT_NE(run.err.find(mention), std::string::npos) << "expected '" << mention << "' in: " << run.err;
+    EXPECT_EQ(files(), before) << "a failed command left files behind";
+  }
+
+  fs::path dir_;
+};
+
+}  // namespace tokenflow::testing
