@@ -22,6 +22,16 @@ std::vector<nn::LevelShape> vqgan_levels(int channels, const std::vector<int>& m
   return levels;
 }
 
+// The decoder mirrors the encoder's levels, coarsest first, with one more res block per level.
+void set_decoder(model::Architecture& arch, int channels, int res_blocks) {
+  auto& c = arch.config;
+  c.decoder_ch = channels;
+  c.decoder_res_blocks = res_blocks;
+  auto levels = vqgan_levels(channels, c.decoder_ch_mult, res_blocks + 1);
+  arch.decoder_levels = {levels.rbegin(), levels.rend()};
+  arch.enhanced_decoder = channels != c.encoder_ch || res_blocks != c.encoder_res_blocks;
+}
+
 void check_options(const NewTokenizerOptions& o) {
   if (o.codebook_size < 2) throw Error("the codebook needs at least 2 entries");
   if (o.semantic_code_dim < 1 || o.pixel_code_dim < 1) throw Error("code dimensions must be positive");
@@ -36,6 +46,10 @@ void check_options(const NewTokenizerOptions& o) {
 }
 
 }  // namespace
+
+void use_enhanced_decoder(model::Architecture& arch) {
+  set_decoder(arch, 2 * arch.config.encoder_ch, 2 * arch.config.encoder_res_blocks);
+}
 
 NewTokenizer new_tokenizer(const io::StateDict& teacher_state, const std::string& source,
                            const NewTokenizerOptions& options) {
@@ -110,12 +124,9 @@ NewTokenizer new_tokenizer(const io::StateDict& teacher_state, const std::string
   c.z_channels = options.z_channels;
   c.encoder_ch_mult = c.decoder_ch_mult = options.channel_multipliers;
   c.encoder_res_blocks = options.res_blocks;
-  c.decoder_ch = options.enhanced_decoder ? 2 * options.pixel_channels : options.pixel_channels;
-  c.decoder_res_blocks = options.enhanced_decoder ? 2 * options.res_blocks : options.res_blocks;
-  arch.enhanced_decoder = options.enhanced_decoder;
   arch.encoder_levels = vqgan_levels(c.encoder_ch, c.encoder_ch_mult, c.encoder_res_blocks);
-  auto decoder_levels = vqgan_levels(c.decoder_ch, c.decoder_ch_mult, c.decoder_res_blocks + 1);
-  arch.decoder_levels = {decoder_levels.rbegin(), decoder_levels.rend()};
+  set_decoder(arch, c.encoder_ch, c.encoder_res_blocks);
+  if (options.enhanced_decoder) use_enhanced_decoder(arch);
 
   // A CLIP tower trained at another resolution gets its position table resized to the training
   // grid once, so that the checkpoint itself says at which size it runs.

@@ -33,6 +33,10 @@ struct NewTokenizer {
   std::shared_ptr<model::TokenFlowNet> net;
 };
 
+// Gives `architecture` the enhanced pixel decoder of the official decoder-only stage: twice the
+// encoder's channels and res blocks per level (ch 256 and 4 for the released models).
+void use_enhanced_decoder(model::Architecture& architecture);
+
 // `teacher` is the teacher's state dict (CLIP `visual.*` or SigLIP `vision_model.*`), read from `source`.
 NewTokenizer new_tokenizer(const io::StateDict& teacher, const std::string& source, const NewTokenizerOptions& options);
 

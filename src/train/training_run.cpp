@@ -32,6 +32,16 @@ struct Tokenizer {
   std::shared_ptr<model::TokenFlowNet> net;
 };
 
+// vq_train.py starts from checkpoint["model"] (the EMA, if any, is a separate copy); files without
+// one are read as the inference loaders read them.
+io::StateDict training_weights(const std::string& path) {
+  try {
+    return io::load_state_dict(path, "model");
+  } catch (const Error&) {
+    return io::load_state_dict(path);
+  }
+}
+
 Tokenizer make_tokenizer(const TrainingRunOptions& options, const io::StateDict& teacher) {
   if (options.init.empty()) {
     auto created = new_tokenizer(teacher, options.teacher, options.new_tokenizer);
@@ -39,10 +49,17 @@ Tokenizer make_tokenizer(const TrainingRunOptions& options, const io::StateDict&
   }
   LoadOptions load;
   load.image_size = options.new_tokenizer.image_size;
-  const auto state = io::load_state_dict(options.init);
+  const auto state = training_weights(options.init);
   Tokenizer tokenizer{model::detect_architecture(state, load, options.init), nullptr};
+  // The official decoder-only stage may swap in the enhanced decoder: the checkpoint's decoder is
+  // then dropped and the new one starts from its initialisation.
+  const bool swap_decoder = options.new_tokenizer.enhanced_decoder && !tokenizer.architecture.enhanced_decoder;
+  if (swap_decoder) use_enhanced_decoder(tokenizer.architecture);
   tokenizer.net = std::make_shared<model::TokenFlowNet>(tokenizer.architecture);
-  nn::load_weights(*tokenizer.net, state, options.init);
+  for (auto& child : tokenizer.net->named_children()) {
+    if (swap_decoder && child.key() == "decoder") continue;
+    nn::load_weights(*child.value(), state, options.init, child.key() + ".");
+  }
   return tokenizer;
 }
 

@@ -111,6 +111,18 @@ TEST_F(TrainCli, LossFallsAndCheckpointsHaveTheOfficialLayout) {
   const auto encode = run_tokenflow({"encode", "-m", checkpoint, path("images/image00.png"), "-o", path("tokens.npy")});
   ASSERT_EQ(encode.status, 0) << encode.err;
   EXPECT_EQ(tokenflow::io::load_npy(path("tokens.npy")).sizes(), torch::IntArrayRef({1, 1 + 4 + 16}));
+
+  // The decoder-only stage with the enhanced decoder swapped in: everything but the (new, wider)
+  // decoder stays as it was.
+  const auto finetune = run_tokenflow(with(replaced(train_args("decoder", 2), "--steps", "2"),
+                                           {"--init", checkpoint, "--finetune-decoder", "--enhanced-decoder"}));
+  ASSERT_EQ(finetune.status, 0) << finetune.err;
+  const auto tuned = tokenflow::io::load_state_dict(path("decoder/checkpoints/0000002.pt"), "model");
+  EXPECT_EQ(tuned.tensors.at("decoder.conv_out.weight").size(1), 64);  // 2 x the encoder's 32 channels
+  for (const auto& name : ours.names) {
+    if (name.rfind("decoder.", 0) == 0 || name == "quantize.codebook_used") continue;
+    EXPECT_TRUE(torch::equal(tuned.tensors.at(name), ours.tensors.at(name))) << "changed: " << name;
+  }
 }
 
 TEST_F(TrainCli, ResumeRepeatsTheUninterruptedRun) {
