@@ -40,11 +40,22 @@ std::string top_level_keys(const pickle::Value& root) {
   return keys.empty() ? "no string keys" : keys;
 }
 
-// `key` given: that entry. Otherwise the official choice: ema, model, state_dict, the whole dict.
+// torch.jit.save (OpenAI's CLIP releases, for one) pickles the module itself: an object of a
+// `__torch__.` class whose attributes are its parameters, buffers, submodules and plain settings.
+bool is_torchscript_module(const pickle::Value& value) {
+  return value.kind == pickle::Value::Kind::Opaque && value.text.rfind("__torch__.", 0) == 0;
+}
+
+// `key` given: that entry. Otherwise the official choice: ema, model, state_dict, the whole dict; or
+// for a TorchScript module its whole state_dict() (the official loaders never pick a submodule).
 StateDict load_torch_archive(const std::string& path, const std::optional<std::string>& key) {
   TorchArchive archive(path);
   const pickle::Value& root = archive.root();
-  if (root.kind != pickle::Value::Kind::Dict) throw Error(path + ": the pickled object is not a dict (" + root.describe() + ")");
+  const bool module = is_torchscript_module(root);
+  if (root.kind != pickle::Value::Kind::Dict && !module) {
+    throw Error(path + ": the pickled object is not a dict (" + root.describe() + ")");
+  }
+  if (module && !key) return archive.read_tensors(root);
   const pickle::Value* chosen = &root;
   std::string chosen_name = "the top-level dict";
   const std::vector<std::string> candidates = key ? std::vector<std::string>{*key} : std::vector<std::string>{"ema", "model", "state_dict"};
@@ -56,7 +67,7 @@ StateDict load_torch_archive(const std::string& path, const std::optional<std::s
     }
   }
   if (key && chosen == &root) throw Error(path + ": no entry `" + *key + "` (the file holds: " + top_level_keys(root) + ")");
-  if (chosen->kind != pickle::Value::Kind::Dict) {
+  if (chosen->kind != pickle::Value::Kind::Dict && !is_torchscript_module(*chosen)) {
     throw Error(path + ": " + chosen_name + " is not a state dict (" + chosen->describe() + ")");
   }
   return archive.read_tensors(*chosen);

@@ -13,6 +13,12 @@ namespace {
 // Nested dicts of tensors are flattened with dotted names down to this depth; it also ends the walk
 // through a dict that (through the pickle memo) contains itself.
 constexpr int kMaxNesting = 16;
+// Dicts shared through the pickle memo are walked once per path to them, so a small file could ask
+// for exponentially many names. A walk may spend this many bytes on the names it builds, counting
+// kNameOverhead for each tensor's bookkeeping and one for each entry it looks at; a real checkpoint
+// spends well under a megabyte.
+constexpr size_t kMaxWalkCost = size_t{1} << 26;
+constexpr size_t kNameOverhead = 64;
 
 std::string first_line(const char* text) {
   const char* end = std::strchr(text, '\n');
@@ -31,17 +37,47 @@ auto guarded(const std::string& path, Function&& function) {
   }
 }
 
-void collect_tensors(const pickle::Value& dict, const std::string& prefix, int depth,
-                     std::vector<std::pair<std::string, const pickle::TensorRef*>>& refs) {
-  for (const auto& [key, value] : dict.entries) {
-    if (key->kind != pickle::Value::Kind::String) continue;
-    if (value->kind == pickle::Value::Kind::Tensor) {
-      refs.emplace_back(prefix + key->text, value->tensor.get());
-    } else if (value->kind == pickle::Value::Kind::Dict && depth + 1 < kMaxNesting) {
-      collect_tensors(*value, prefix + key->text + ".", depth + 1, refs);
+// The tensors under a dict or a TorchScript object, named by their dotted paths of string keys. The
+// walk descends into values of the root's kind only: nested dicts of a torch.save state dict, or the
+// submodules of a TorchScript module, whose dict attributes are not part of its state_dict().
+class TensorCollector {
+ public:
+  using NamedRefs = std::vector<std::pair<std::string, const pickle::TensorRef*>>;
+
+  // `path` names the file in errors.
+  explicit TensorCollector(const std::string& path) : path_(path) {}
+
+  NamedRefs collect(const pickle::Value& root) {
+    container_ = root.kind;
+    collect(root, "", 0);
+    return std::move(refs_);
+  }
+
+ private:
+  void collect(const pickle::Value& node, const std::string& prefix, int depth) {
+    for (const auto& [key, value] : node.entries) {
+      spend(1);
+      if (key->kind != pickle::Value::Kind::String) continue;
+      if (value->kind == pickle::Value::Kind::Tensor) {
+        spend(kNameOverhead + prefix.size() + key->text.size());
+        refs_.emplace_back(prefix + key->text, value->tensor.get());
+      } else if (value->kind == container_ && depth + 1 < kMaxNesting) {
+        spend(prefix.size() + key->text.size());
+        collect(*value, prefix + key->text + ".", depth + 1);
+      }
     }
   }
-}
+
+  void spend(size_t cost) {
+    if (cost > kMaxWalkCost - cost_) throw Error(path_ + ": the pickled dicts or objects nest into too many names");
+    cost_ += cost;
+  }
+
+  const std::string& path_;
+  pickle::Value::Kind container_ = pickle::Value::Kind::Dict;
+  NamedRefs refs_;
+  size_t cost_ = 0;
+};
 
 }  // namespace
 
@@ -59,9 +95,8 @@ TorchArchive::TorchArchive(const std::string& path) : path_(path) {
   }
 }
 
-StateDict TorchArchive::read_tensors(const pickle::Value& dict) {
-  std::vector<std::pair<std::string, const pickle::TensorRef*>> refs;
-  collect_tensors(dict, "", 0, refs);
+StateDict TorchArchive::read_tensors(const pickle::Value& tree) {
+  const auto refs = TensorCollector(path_).collect(tree);
 
   // Each storage record is read once and released once its tensors are copied out.
   std::map<std::string, std::vector<size_t>> users;

@@ -1,7 +1,7 @@
 #pragma once
-// A torch.save zip archive opened for reading: `<name>/data.pkl` (the pickled object, read without
-// executing anything) and `<name>/data/<key>` (the raw bytes of each storage), whose tensors are read
-// on request. LibTorch's reader finds the records.
+// A torch.save (or torch.jit.save) zip archive opened for reading: `<name>/data.pkl` (the pickled
+// object, read without executing anything) and `<name>/data/<key>` (the raw bytes of each storage),
+// whose tensors are read on request. LibTorch's reader finds the records.
 #include "io/state_dict.h"
 #include "io/torch_pickle.h"
 
@@ -20,9 +20,12 @@ class TorchArchive {
 
   const pickle::Value& root() const { return pickle_.root(); }
 
-  // The tensors of `dict` (nested dicts with string keys flattened with dotted names), read from
-  // their storages.
-  StateDict read_tensors(const pickle::Value& dict);
+  // The tensors of `tree`, read from their storages: of a dict, with nested dicts flattened into
+  // dotted names; of a TorchScript module object, its tensor attributes and its submodules' named as
+  // torch.jit.load(path).state_dict() names them. (A scripted module's tensor attributes that are
+  // neither parameters nor buffers, which state_dict() leaves out, are included: only the code in
+  // the archive tells them apart.) Only string keys count.
+  StateDict read_tensors(const pickle::Value& tree);
   // One tensor, as a contiguous copy.
   torch::Tensor read_tensor(const pickle::TensorRef& ref);
 

@@ -18,6 +18,10 @@ constexpr size_t kMaxValues = size_t{1} << 22;
 constexpr size_t kMaxStack = size_t{1} << 22;
 constexpr size_t kMaxMarks = size_t{1} << 16;
 constexpr size_t kMaxMemo = size_t{1} << 22;
+// BUILD copies its state's entries into the object, so one shared state dict built into many objects
+// would multiply them; the copies are counted against this (a TorchScript module sets some ten
+// attributes per submodule).
+constexpr size_t kMaxBuiltAttributes = size_t{1} << 20;
 constexpr size_t kMaxTensorDims = 64;
 
 enum Opcode : uint8_t {
@@ -482,12 +486,11 @@ class Unpickler {
         push(call(*cls, *args, /*nested=*/false));
         return;
       }
-      case BUILD:
-        // The state only sets Python attributes (an OrderedDict's `_metadata`, a Namespace's
-        // fields, a Parameter's extras), none of which a state dict needs.
-        pop();
-        top();
+      case BUILD: {
+        const Value* state = pop();
+        build(*top(), *state);
         return;
+      }
       case BINPERSID:
         push(persistent_load(*pop()));
         return;
@@ -602,20 +605,48 @@ class Unpickler {
     target.items.insert(target.items.end(), items.begin(), items.end());
   }
 
-  // `items` alternates keys and values. A key already present keeps its place and gets the new value.
+  // `items` alternates keys and values.
   void set_items(Value& target, const std::vector<Value*>& items) {
     if (target.kind == Value::Kind::Opaque) return;  // e.g. dict items of an opaque class: discarded
     if (target.kind != Value::Kind::Dict) fail("SETITEM on a " + target.describe());
     if (items.size() % 2 != 0) fail("SETITEMS with an odd number of items");
     DictIndex& index = dict_indexes_[&target];
-    for (size_t i = 0; i < items.size(); i += 2) {
-      auto [position, inserted] = index.emplace(items[i], target.entries.size());
-      if (inserted) {
-        target.entries.emplace_back(items[i], items[i + 1]);
-      } else {
-        target.entries[position->second].second = items[i + 1];
+    for (size_t i = 0; i < items.size(); i += 2) set_entry(target, index, items[i], items[i + 1]);
+  }
+
+  // A key already present keeps its place and gets the new value.
+  static void set_entry(Value& target, DictIndex& index, const Value* key, const Value* value) {
+    auto [position, inserted] = index.emplace(key, target.entries.size());
+    if (inserted) {
+      target.entries.emplace_back(key, value);
+    } else {
+      target.entries[position->second].second = value;
+    }
+  }
+
+  // BUILD without __setstate__: Python updates the object's __dict__ from a state dict, or from both
+  // dicts of a (state, slotstate) tuple. For an opaque object the entries are copied, as that update
+  // would, and nothing is called; any other state (one meant for a __setstate__) is dropped. The
+  // states of allow-listed values (an OrderedDict's `_metadata`, a Parameter's extras) are not
+  // needed, so they are dropped too.
+  void build(Value& target, const Value& state) {
+    if (target.kind != Value::Kind::Opaque) return;
+    if (state.kind == Value::Kind::Dict) {
+      add_attributes(target, state);
+    } else if (state.kind == Value::Kind::Tuple && state.items.size() == 2) {
+      for (const Value* part : state.items) {
+        if (part->kind == Value::Kind::Dict) add_attributes(target, *part);
       }
     }
+  }
+
+  void add_attributes(Value& target, const Value& state) {
+    if (state.entries.size() > kMaxBuiltAttributes - built_attributes_) {
+      fail("BUILD states hold more than " + std::to_string(kMaxBuiltAttributes) + " attributes in all");
+    }
+    built_attributes_ += state.entries.size();
+    DictIndex& index = dict_indexes_[&target];
+    for (const auto& [key, value] : state.entries) set_entry(target, index, key, value);
   }
 
   // --- classes and functions ---
@@ -741,6 +772,7 @@ class Unpickler {
   std::vector<size_t> marks_;
   std::unordered_map<uint32_t, Value*> memo_;
   std::unordered_map<const Value*, DictIndex> dict_indexes_;
+  size_t built_attributes_ = 0;
   Value* none_ = nullptr;
   Value* true_ = nullptr;
   Value* false_ = nullptr;

@@ -1,12 +1,15 @@
 #pragma once
-// A reader for the pickles that torch.save writes (`<archive>/data.pkl`, protocol 2) that never runs
-// anything from the file. GLOBAL names are looked up in a short allow-list (OrderedDict, the tensor
-// rebuild functions, the storage classes, dtypes); any other class becomes an inert opaque value, and
-// so does whatever calling or building it would produce. Tensors stay references into the archive's
-// storage records, so a caller reads only the ones it wants.
+// A reader for the pickles that torch.save and torch.jit.save write (`<archive>/data.pkl`, protocol 2)
+// that never runs anything from the file. GLOBAL names are looked up in a short allow-list
+// (OrderedDict, the tensor rebuild functions, the storage classes, dtypes); any other class becomes an
+// inert opaque value, and so does whatever calling it would produce. Building an opaque object (BUILD)
+// only records the attributes its state sets, which is where a TorchScript module keeps its
+// parameters and submodules. Tensors stay references into the archive's storage records, so a caller
+// reads only the ones it wants.
 //
-// The input is untrusted: every read is bounds-checked, the stack, memo and value count are limited,
-// and any problem throws tokenflow::Error with a one-line message (without the file name).
+// The input is untrusted: every read is bounds-checked, the stack, memo, value count and attributes
+// copied by BUILD are limited, and any problem throws tokenflow::Error with a one-line message
+// (without the file name).
 #include <c10/core/ScalarType.h>
 
 #include <cstddef>
@@ -52,10 +55,10 @@ struct Value {
   std::string text;                                            // String; the dotted name of a Global or Opaque
   c10::ScalarType dtype = c10::ScalarType::Undefined;          // Global storage classes and dtypes
   std::vector<const Value*> items;                             // Tuple, List
-  std::vector<std::pair<const Value*, const Value*>> entries;  // Dict
+  std::vector<std::pair<const Value*, const Value*>> entries;  // Dict; Opaque: the attributes BUILD set
   std::unique_ptr<TensorRef> tensor;                           // Tensor; Storage (key, dtype, numel only)
 
-  // The entry of a Dict under the string key `key`, or nullptr.
+  // The entry of a Dict (or attribute of an Opaque object) under the string key `key`, or nullptr.
   const Value* get(const std::string& key) const;
   // A short description for messages: "dict", "argparse.Namespace", ...
   std::string describe() const;
