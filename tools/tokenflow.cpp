@@ -7,6 +7,7 @@
 //   tokenflow info        -m MODEL [--json] [-o FILE]
 //   tokenflow convert     -m MODEL.pt -o MODEL.safetensors   (or: convert MODEL.pt MODEL.safetensors)
 //   tokenflow train       --data DIR --teacher CLIP.pt --perceptual LPIPS.pt|none -o RUN [--config RUN.toml] ...
+//   tokenflow plot        RUN/log.jsonl -o LOSS.png [--keys KEY...] [--smooth N] [--log-y]
 //
 // IN is image files (a batch) or one .npy tensor B x 3 x S x S in [-1, 1]. Failures print one line,
 // `tokenflow: error: ...`, exit with status 1 (2 for a command-line mistake) and leave no output.
@@ -16,6 +17,7 @@
 #include "io/files.h"
 #include "io/image.h"
 #include "io/npy.h"
+#include "train/loss_plot.h"
 #include "train_command.h"
 
 #include <CLI/CLI.hpp>
@@ -547,6 +549,19 @@ int main(int argc, char** argv) {
 
   tokenflow::cli::TrainCommand train(app);
 
+  tokenflow::train::LossPlotOptions plot;
+  std::string plot_log;
+  CLI::App* plot_command = app.add_subcommand("plot", "draw the curves of a training log as a PNG");
+  plot_command->add_option("LOG", plot_log, "a training run's log.jsonl")->required();
+  plot_command->add_option("-o,--output", common.output, ".png")->required();
+  plot_command->add_option("--keys", plot.keys, "log keys to draw (space- or comma-separated)")
+      ->delimiter(',')->capture_default_str();
+  plot_command->add_option("--smooth", plot.smooth, "moving average over N logged values")->capture_default_str();
+  plot_command->add_option("--width", plot.width, "pixels")->capture_default_str();
+  plot_command->add_option("--height", plot.height, "pixels")->capture_default_str();
+  plot_command->add_flag("--log-y", plot.log_y, "logarithmic y axis (values <= 0 are left out)");
+  plot_command->add_option("--title", plot.title, "the title (default: the log's path)");
+
   std::vector<std::string> arguments(argv, argv + argc);
   try {
     if (arguments.size() > 1 && arguments[1] == "train") arguments = tokenflow::cli::merge_config_file(arguments, *app.get_subcommand("train"));
@@ -580,6 +595,7 @@ int main(int argc, char** argv) {
     if (embed_command->parsed()) run_embed(common, embed);
     if (info_command->parsed()) run_info(common, info_as_json);
     if (convert_command->parsed()) run_convert(common);
+    if (plot_command->parsed()) tokenflow::train::plot_training_log(plot_log, common.output, plot);
   } catch (const c10::Error& e) {
     return fail(e.what_without_backtrace(), 1);
   } catch (const std::exception& e) {

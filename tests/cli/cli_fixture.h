@@ -99,7 +99,32 @@ class Cli : public ::testing::Test {
     EXPECT_EQ(files(), before) << "a failed command left files behind";
   }
 
+  // Runs README lines with build/ standing for the scratch directory (where the binary is linked),
+  // ../shared/parity for the configured fixtures and tests/ for the source tree's tests.
+  CommandResult run_examples(std::string script) const {
+    fs::create_symlink(TOKENFLOW_CLI, dir_ / "tokenflow");
+    replace_all(script, "build/", dir_.string() + "/");
+    replace_all(script, "../shared/parity", TOKENFLOW_PARITY_DIR);
+    replace_all(script, "tests/data", TOKENFLOW_TEST_DATA_DIR);
+    write_file(path("examples.sh"), script);
+    return run_shell("bash -euo pipefail " + quoted(path("examples.sh")));
+  }
+
   fs::path dir_;
 };
+
+// The lines of the first ```sh block after `marker` in the Markdown file `path`.
+inline std::string readme_examples(const std::string& path, const std::string& marker) {
+  std::istringstream readme(read_file(path));
+  std::string line, script;
+  bool after_marker = false, in_block = false;
+  while (std::getline(readme, line)) {
+    if (line == marker) after_marker = true;
+    else if (after_marker && !in_block && line.rfind("```", 0) == 0) in_block = true;
+    else if (in_block && line.rfind("```", 0) == 0) break;
+    else if (in_block) script += line + "\n";
+  }
+  return script;
+}
 
 }  // namespace tokenflow::testing

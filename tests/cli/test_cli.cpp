@@ -238,30 +238,12 @@ TEST_F(Cli, FailedSecondOutputRemovesTheFirst) {
 // The README's examples, as written, with build/ standing for the scratch directory (where the
 // binary is linked) and ../shared/parity for the configured fixtures.
 
-std::string readme_examples() {
-  std::istringstream readme(read_file(TOKENFLOW_README));
-  const std::string marker = "<!-- cli examples: run by tests/cli/test_cli.cpp -->";
-  std::string line, script;
-  bool after_marker = false, in_block = false;
-  while (std::getline(readme, line)) {
-    if (line == marker) after_marker = true;
-    else if (after_marker && !in_block && line.rfind("```", 0) == 0) in_block = true;
-    else if (in_block && line.rfind("```", 0) == 0) break;
-    else if (in_block) script += line + "\n";
-  }
-  return script;
-}
-
 TEST_F(Cli, ReadmeExamplesRun) {
-  std::string script = readme_examples();
+  std::string script = readme_examples(TOKENFLOW_README, "<!-- cli examples: run by tests/cli/test_cli.cpp -->");
   ASSERT_NE(script.find("build/tokenflow"), std::string::npos) << "no examples found in " << TOKENFLOW_README;
   for (const char* command : {"encode", "decode", "reconstruct", "embed", "info", "convert"})
     EXPECT_NE(script.find("build/tokenflow " + std::string(command)), std::string::npos) << command;
-  fs::create_symlink(TOKENFLOW_CLI, dir_ / "tokenflow");
-  replace_all(script, "build/", dir_.string() + "/");
-  replace_all(script, "../shared/parity", kParity.string());
-  write_file(path("examples.sh"), script);
-  const CommandResult run = run_shell("bash -euo pipefail " + quoted(path("examples.sh")));
+  const CommandResult run = run_examples(script);
   EXPECT_EQ(run.status, 0) << script << "\nstdout:\n" << run.out << "\nstderr:\n" << run.err;
 }
 

@@ -209,4 +209,16 @@ TEST_F(TrainCli, BadDataAndFlagsFailWithOneLine) {
   EXPECT_EQ(std::count(bad_teacher.err.begin(), bad_teacher.err.end(), '\n'), 1) << bad_teacher.err;
 }
 
+TEST_F(TrainCli, ReadmeTrainingExamplesRun) {
+  const std::string script = readme_examples(TOKENFLOW_README, "<!-- training examples: run by tests/cli/test_train_cli.cpp -->");
+  for (const char* command : {"train", "plot", "encode"})
+    EXPECT_NE(script.find("build/tokenflow " + std::string(command)), std::string::npos) << command;
+  const CommandResult run = run_examples(script);
+  EXPECT_EQ(run.status, 0) << script << "\nstdout:\n" << run.out << "\nstderr:\n" << run.err;
+  const auto log = read_log(path("run"));  // every 10 steps and at the end of each run: steps 4 and 6
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log.back()["step"], 6);
+  EXPECT_TRUE(fs::exists(path("run/loss.png")));
+}
+
 }  // namespace
