@@ -82,6 +82,7 @@ TrainCommand::TrainCommand(CLI::App& app) : options_(new Options) {
   c->add_option("--nproc", o.processes, "run N local data-parallel processes (c10d Gloo)")->check(CLI::PositiveNumber);
   c->add_option("-t,--threads", o.threads, "CPU threads per process (0: cores / processes)");
   c->add_flag("--no-progress", o.no_progress, "no live progress line (log lines only)");
+  c->add_option("--device", r.device, "cpu, or cuda[:N] with a CUDA build of LibTorch (rank r uses cuda:LOCAL_RANK)");
 }
 
 TrainCommand::~TrainCommand() { delete options_; }
@@ -103,7 +104,12 @@ int TrainCommand::run(const std::vector<std::string>& arguments) {
   if (o.perceptual.size() == 1 && o.perceptual.front() == "none") o.perceptual.clear();
   o.run.perceptual = o.perceptual;
   o.run.progress = !o.no_progress;
-  auto group = train::DataParallelGroup::from_environment(torch::Device(torch::kCPU));
+  torch::Device device(o.run.device);
+  if (device.is_cuda() && !device.has_index()) {
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(train::distributed_environment().local_rank));
+    o.run.device = device.str();
+  }
+  auto group = train::DataParallelGroup::from_environment(device);
   set_num_threads(o.threads ? o.threads : std::max(1, cores / group.world_size()));
   train::run_training(o.run, group);
   return 0;

@@ -52,6 +52,8 @@ Trainer::Trainer(const model::Architecture& architecture, std::shared_ptr<model:
       std::make_unique<torch::optim::Adam>(discriminator_parameters_, adam_options(settings_.optimizer));
   if (settings_.optimizer.ema) {
     ema_ = std::make_shared<model::TokenFlowNet>(architecture);
+    ema_->to(net_->device);
+    ema_->device = net_->device;
     ema_->eval();
     torch::NoGradGuard no_grad;
     auto source = net_->named_parameters();

@@ -76,7 +76,7 @@ torch::Tensor state_tensor(io::TorchArchive& archive, const Value& dict, const s
                            const torch::Tensor& parameter, const std::string& path) {
   const Value& value = entry(dict, key, "an optimizer state", path);
   if (value.kind != Value::Kind::Tensor) throw Error(path + ": optimizer state `" + key + "` is not a tensor");
-  auto tensor = archive.read_tensor(*value.tensor).to(parameter.dtype());
+  auto tensor = archive.read_tensor(*value.tensor).to(parameter.device(), parameter.scalar_type());
   if (tensor.sizes() != parameter.sizes()) {
     throw Error(path + ": optimizer state `" + key + "` has shape " + nn::shape_string(tensor.sizes()) +
                 " for a parameter of shape " + nn::shape_string(parameter.sizes()));

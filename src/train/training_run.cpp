@@ -183,6 +183,10 @@ std::vector<StepRecord> run_training(const TrainingRunOptions& options, DataPara
                 std::to_string(group.world_size()) + " processes");
   }
   const bool writer = group.rank() == 0;
+  const torch::Device device(options.device);
+  if (device.is_cuda() && !torch::cuda::is_available()) {
+    throw Error("--device " + options.device + ": this LibTorch has no CUDA, or no GPU is visible");
+  }
 
   // New weights are drawn from the seed (rank 0's are then broadcast), so a run is reproducible.
   torch::manual_seed(options.settings.seed);
@@ -193,6 +197,12 @@ std::vector<StepRecord> run_training(const TrainingRunOptions& options, DataPara
   if (!options.perceptual.empty()) modules.lpips = load_lpips(options.perceptual);
   modules.discriminator = std::make_shared<PatchDiscriminator>(3, options.discriminator_channels,
                                                                options.discriminator_layers);
+  tokenizer.net->to(device);
+  tokenizer.net->device = device;
+  modules.teacher->to(device);
+  modules.teacher->scaling->to(device);
+  if (modules.lpips) modules.lpips->to(device);
+  modules.discriminator->to(device);
   Trainer trainer(tokenizer.architecture, tokenizer.net, modules, options.settings);
   if (!options.resume.empty()) resume_training_checkpoint(options.resume, trainer);
   // Every rank starts from rank 0's weights (random initialisations differ between processes).
@@ -247,7 +257,7 @@ std::vector<StepRecord> run_training(const TrainingRunOptions& options, DataPara
   while (trainer.steps() < options.steps) {
     const auto step_start = Clock::now();
     const auto batch = loader.next();
-    const auto result = trainer.step(batch.images);
+    const auto result = trainer.step(batch.images.to(device));
     const double seconds = std::chrono::duration<double>(Clock::now() - step_start).count();
     const auto record = record_of(result, trainer.steps(), seconds, group);
     records.push_back(record);

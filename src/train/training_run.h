@@ -28,6 +28,7 @@ struct TrainingRunOptions {
   int64_t log_every = 10;
   int64_t checkpoint_every = 500;
   bool progress = true;  // the live progress line on stderr (rank 0)
+  std::string device = "cpu";  // or "cuda[:N]" with a CUDA build of LibTorch (then NCCL between ranks)
 };
 
 // The step's numbers averaged over the ranks, as the log records them.
