@@ -8,6 +8,8 @@
 //   tokenflow convert     -m MODEL.pt -o MODEL.safetensors   (or: convert MODEL.pt MODEL.safetensors)
 //   tokenflow train       --data DIR --teacher CLIP.pt --perceptual LPIPS.pt|none -o RUN [--config RUN.toml] ...
 //   tokenflow plot        RUN/log.jsonl -o LOSS.png [--keys KEY...] [--smooth N] [--log-y]
+//   tokenflow train-teacher --captions data/captions.tsv --train-list data/train.txt [--val-list data/val.txt] -o RUN ...
+//   tokenflow eval-teacher  -m RUN/checkpoints/N.pt --captions data/captions.tsv --list data/val.txt
 //
 // IN is image files (a batch) or one .npy tensor B x 3 x S x S in [-1, 1]. Failures print one line,
 // `tokenflow: error: ...`, exit with status 1 (2 for a command-line mistake) and leave no output.
@@ -19,6 +21,7 @@
 #include "io/npy.h"
 #include "train/loss_plot.h"
 #include "train_command.h"
+#include "train_teacher_command.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -548,6 +551,7 @@ int main(int argc, char** argv) {
       ->check(kThreadCount);
 
   tokenflow::cli::TrainCommand train(app);
+  tokenflow::cli::TeacherCommands teacher(app);
 
   tokenflow::train::LossPlotOptions plot;
   std::string plot_log;
@@ -577,9 +581,9 @@ int main(int argc, char** argv) {
     return fail(e.what(), 2);
   }
 
-  if (train.parsed()) {
+  if (train.parsed() || teacher.parsed()) {
     try {
-      return train.run(arguments);
+      return train.parsed() ? train.run(arguments) : teacher.run();
     } catch (const c10::Error& e) {
       return fail(e.what_without_backtrace(), 1);
     } catch (const std::exception& e) {

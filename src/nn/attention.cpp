@@ -7,11 +7,12 @@
 namespace tokenflow::nn {
 
 torch::Tensor multi_head_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                   int heads) {
+                                   int heads, const torch::Tensor& mask) {
   const auto batch = q.size(0), tokens = q.size(1), dim = q.size(2);
   const auto head_dim = dim / heads;
   auto split = [&](const torch::Tensor& t) { return t.reshape({batch, -1, heads, head_dim}).transpose(1, 2); };
   auto scores = torch::matmul(split(q) * std::pow(static_cast<double>(head_dim), -0.5), split(k).transpose(-2, -1));
+  if (mask.defined()) scores = scores + mask;
   auto out = torch::matmul(torch::softmax(scores, -1), split(v));
   return out.transpose(1, 2).reshape({batch, tokens, dim});
 }

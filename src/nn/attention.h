@@ -5,8 +5,10 @@
 namespace tokenflow::nn {
 
 // Multi-head scaled dot-product attention. q, k, v: B x N x D (D = heads * head_dim) -> B x N x D.
+// `mask`, when given, is N x N and added to the attention scores before the softmax, as
+// nn.MultiheadAttention's float attn_mask (-inf keeps a query from a key: CLIP's causal text mask).
 torch::Tensor multi_head_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                   int heads);
+                                   int heads, const torch::Tensor& mask = {});
 
 // Resizes a square table of patch position embeddings ((n*n) x D) to grid x grid with bicubic
 // interpolation, as the official code does (DINO's `interpolate_pos_encoding`: the scale factor is

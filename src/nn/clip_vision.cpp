@@ -28,9 +28,9 @@ ClipBlock::ClipBlock(int width, int heads) : heads(heads) {
   ln_2 = register_module("ln_2", layer_norm(width));
 }
 
-torch::Tensor ClipBlock::forward(const torch::Tensor& x) {
+torch::Tensor ClipBlock::forward(const torch::Tensor& x, const torch::Tensor& attention_mask) {
   auto qkv = torch::nn::functional::linear(ln_1(x), in_proj_weight, in_proj_bias).chunk(3, -1);
-  auto h = x + out_proj(multi_head_attention(qkv[0], qkv[1], qkv[2], heads));
+  auto h = x + out_proj(multi_head_attention(qkv[0], qkv[1], qkv[2], heads, attention_mask));
   return h + c_proj(quick_gelu(c_fc(ln_2(h))));
 }
 
@@ -49,7 +49,9 @@ ClipVision::ClipVision(int width, int layers, int heads, int patch, int position
   ln_post = register_module("ln_post", layer_norm(width));
 }
 
-torch::Tensor ClipVision::forward(const torch::Tensor& images) {
+torch::Tensor ClipVision::forward(const torch::Tensor& images) { return all_tokens(images).slice(1, 1); }
+
+torch::Tensor ClipVision::all_tokens(const torch::Tensor& images) {
   auto x = conv1(images).flatten(2).transpose(1, 2);  // B x grid^2 x width
   const auto batch = x.size(0);
   const int grid = static_cast<int>(images.size(2) / patch);
@@ -59,7 +61,7 @@ torch::Tensor ClipVision::forward(const torch::Tensor& images) {
                                interpolate_position_table(positional_embedding.slice(0, 1), grid)});
   x = ln_pre(x + positions);
   for (auto& block : blocks) x = block->forward(x);
-  return ln_post(x).slice(1, 1);
+  return ln_post(x);
 }
 
 }  // namespace tokenflow::nn

@@ -10,7 +10,8 @@ namespace tokenflow::nn {
 
 struct ClipBlock : torch::nn::Module {
   ClipBlock(int width, int heads);
-  torch::Tensor forward(const torch::Tensor& x);
+  // `attention_mask`: see multi_head_attention (the text tower's causal mask; none for images).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& attention_mask = {});
 
   int heads;
   torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
@@ -21,6 +22,9 @@ struct ClipBlock : torch::nn::Module {
 struct ClipVision : SemanticEncoder {
   ClipVision(int width, int layers, int heads, int patch, int positions);
   torch::Tensor forward(const torch::Tensor& images) override;
+  // ln_post of every token, the class token first: B x (1 + N) x width. CLIP's image embedding is
+  // the class token's, projected by visual.proj.
+  torch::Tensor all_tokens(const torch::Tensor& images);
 
   int patch;
   torch::nn::Conv2d conv1{nullptr};
