@@ -119,9 +119,7 @@ class WrittenFiles {
 };
 
 void write_text(const std::string& path, const std::string& text, WrittenFiles& written) {
-  tokenflow::io::AtomicFileWriter file(path);
-  file.write(text.data(), text.size());
-  file.commit();
+  tokenflow::io::write_text_file(path, text);
   written.add(path);
 }
 

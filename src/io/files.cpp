@@ -78,4 +78,10 @@ void AtomicFileWriter::commit() {
   committed_ = true;
 }
 
+void write_text_file(const std::string& path, const std::string& text) {
+  AtomicFileWriter writer(path);
+  writer.write(text.data(), text.size());
+  writer.commit();
+}
+
 }  // namespace tokenflow::io

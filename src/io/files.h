@@ -21,6 +21,9 @@ uint64_t file_size(std::ifstream& file);
 // when the file ends first.
 void read_exactly(std::ifstream& file, void* data, uint64_t size, const std::string& path, const std::string& what);
 
+// Writes `text` to `path` through AtomicFileWriter.
+void write_text_file(const std::string& path, const std::string& text);
+
 // Writes `path` through `path`.tmp, renamed over `path` on commit(), so that a reader never sees a
 // half-written file. If commit() is not reached (an exception), the temporary file is removed.
 class AtomicFileWriter {

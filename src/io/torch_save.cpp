@@ -1,6 +1,7 @@
 #include "io/torch_save.h"
 
 #include "io/files.h"
+#include "io/pickle_opcodes.h"
 
 #include <c10/util/strides.h>
 #include <caffe2/serialize/inline_container.h>
@@ -45,41 +46,6 @@ std::string kind_name(SaveValue::Kind kind) {
   return "value";
 }
 
-// The opcodes of protocol 2 that torch.save's pickler emits for the values above.
-enum Opcode : uint8_t {
-  MARK = '(',
-  STOP = '.',
-  BINFLOAT = 'G',
-  BININT = 'J',
-  BININT1 = 'K',
-  BININT2 = 'M',
-  NONE = 'N',
-  BINPERSID = 'Q',
-  REDUCE = 'R',
-  BINUNICODE = 'X',
-  APPEND = 'a',
-  BUILD = 'b',
-  GLOBAL = 'c',
-  EMPTY_DICT = '}',
-  APPENDS = 'e',
-  BINGET = 'h',
-  LONG_BINGET = 'j',
-  EMPTY_LIST = ']',
-  BINPUT = 'q',
-  LONG_BINPUT = 'r',
-  SETITEM = 's',
-  TUPLE = 't',
-  EMPTY_TUPLE = ')',
-  SETITEMS = 'u',
-  PROTO = 0x80,
-  NEWOBJ = 0x81,
-  TUPLE1 = 0x85,
-  TUPLE2 = 0x86,
-  TUPLE3 = 0x87,
-  NEWTRUE = 0x88,
-  NEWFALSE = 0x89,
-  LONG1 = 0x8a,
-};
 
 // pickle writes the items of a dict or list in batches of this many (its _BATCHSIZE).
 constexpr size_t kBatchSize = 1000;

@@ -54,20 +54,26 @@ torch::Tensor DualCodebookQuantizer::normalized_codebook() {
   return torch::cat({l2_normalize(embedding_vqkd->weight), l2_normalize(embedding_vqgan->weight)}, 1);
 }
 
+DualCodebookQuantizer::NormalizedHalves DualCodebookQuantizer::normalize(const torch::Tensor& z) {
+  auto flat = z.permute({0, 2, 3, 1}).reshape({-1, z.size(1)});
+  NormalizedHalves h;
+  h.z_sem = l2_normalize(flat.slice(1, 0, semantic_dim));
+  h.z_pix = l2_normalize(flat.slice(1, semantic_dim));
+  h.e_sem = l2_normalize(embedding_vqkd->weight);
+  h.e_pix = l2_normalize(embedding_vqgan->weight);
+  h.normalized = torch::cat({h.z_sem, h.z_pix}, 1);
+  h.codebook = torch::cat({h.e_sem, h.e_pix}, 1);
+  return h;
+}
+
 QuantizeResult DualCodebookQuantizer::forward(const torch::Tensor& z, CodeSearch search) {
   const auto batch = z.size(0), height = z.size(2), width = z.size(3);
-  auto flat = z.permute({0, 2, 3, 1}).reshape({-1, z.size(1)});
-  auto z_sem = l2_normalize(flat.slice(1, 0, semantic_dim));
-  auto z_pix = l2_normalize(flat.slice(1, semantic_dim));
-  auto e_sem = l2_normalize(embedding_vqkd->weight);
-  auto e_pix = l2_normalize(embedding_vqgan->weight);
-  auto normalized = torch::cat({z_sem, z_pix}, 1);
-  auto codebook = torch::cat({e_sem, e_pix}, 1);
-  auto indices = search == CodeSearch::OfficialDistances ? nearest_by_distance(z_sem, z_pix, e_sem, e_pix)
-                                                         : nearest_by_similarity(normalized, codebook);
-  auto chosen = codebook.index_select(0, indices);
+  const auto h = normalize(z);
+  auto indices = search == CodeSearch::OfficialDistances ? nearest_by_distance(h.z_sem, h.z_pix, h.e_sem, h.e_pix)
+                                                         : nearest_by_similarity(h.normalized, h.codebook);
+  auto chosen = h.codebook.index_select(0, indices);
   // The straight-through form z + (z_q - z) of the official code, kept for its rounding.
-  auto quantized = normalized + (chosen - normalized);
+  auto quantized = h.normalized + (chosen - h.normalized);
   return {quantized.reshape({batch, height, width, -1}).permute({0, 3, 1, 2}), indices.reshape({batch, height * width})};
 }
 
@@ -91,25 +97,20 @@ torch::Tensor entropy_loss(const torch::Tensor& distances) {
 QuantizeTrainingResult DualCodebookQuantizer::forward_training(const torch::Tensor& z, double commit_beta,
                                                                double entropy_ratio) {
   const auto batch = z.size(0), height = z.size(2), width = z.size(3);
-  auto flat = z.permute({0, 2, 3, 1}).reshape({-1, z.size(1)});
-  auto z_sem = l2_normalize(flat.slice(1, 0, semantic_dim));
-  auto z_pix = l2_normalize(flat.slice(1, semantic_dim));
-  auto e_sem = l2_normalize(embedding_vqkd->weight);
-  auto e_pix = l2_normalize(embedding_vqgan->weight);
-  auto normalized = torch::cat({z_sem, z_pix}, 1);
-  torch::Tensor distances, indices;
+  const auto h = normalize(z);
+  const auto& normalized = h.normalized;
+  torch::Tensor indices;
   {
     torch::NoGradGuard no_grad;
-    distances = squared_distances(z_sem, e_sem) + 1.0 * squared_distances(z_pix, e_pix);
-    indices = torch::argmin(distances, 1);
+    indices = nearest_by_distance(h.z_sem, h.z_pix, h.e_sem, h.e_pix);
   }
-  auto chosen = torch::cat({e_sem, e_pix}, 1).index_select(0, indices);
+  auto chosen = h.codebook.index_select(0, indices);
   QuantizeTrainingResult result;
   result.vq_loss = torch::mean((chosen - normalized.detach()).pow(2));
   result.commit_loss = commit_beta * torch::mean((chosen.detach() - normalized).pow(2));
   if (entropy_ratio != 0.0) {
     // The entropy term needs the distances with their gradient.
-    auto d = squared_distances(z_sem, e_sem) + 1.0 * squared_distances(z_pix, e_pix);
+    auto d = squared_distances(h.z_sem, h.e_sem) + 1.0 * squared_distances(h.z_pix, h.e_pix);
     result.entropy_loss = entropy_ratio * entropy_loss(d);
   } else {
     result.entropy_loss = torch::zeros({}, z.options());

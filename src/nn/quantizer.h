@@ -46,6 +46,14 @@ struct DualCodebookQuantizer : torch::nn::Module {
   int semantic_dim, pixel_dim;
   torch::Tensor codebook_used;  // undefined when the checkpoint has no usage window
   torch::nn::Embedding embedding_vqkd{nullptr}, embedding_vqgan{nullptr};
+
+ private:
+  // Both halves of the features (N x C, rows in h, w order) and of the codebook, L2-normalised.
+  struct NormalizedHalves {
+    torch::Tensor z_sem, z_pix, e_sem, e_pix;
+    torch::Tensor normalized, codebook;  // the halves concatenated again
+  };
+  NormalizedHalves normalize(const torch::Tensor& z);
 };
 
 }  // namespace tokenflow::nn

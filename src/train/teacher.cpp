@@ -82,7 +82,10 @@ std::shared_ptr<Teacher> make_teacher(const io::StateDict& state, const std::str
 }
 
 std::shared_ptr<Teacher> load_teacher(const std::string& path, int heads) {
-  const auto state = io::load_state_dict(path);
+  return load_teacher(io::load_state_dict(path), path, heads);
+}
+
+std::shared_ptr<Teacher> load_teacher(const io::StateDict& state, const std::string& path, int heads) {
   auto teacher = make_teacher(state, path, heads);
   // The CLIP tower is registered as `visual`; SigLIP's module tree already starts at `vision_model`.
   if (teacher->projection.defined()) {

@@ -31,7 +31,9 @@ struct Teacher : torch::nn::Module {
 // width / 64) unless `heads` is given. `source` names the file in errors.
 std::shared_ptr<Teacher> make_teacher(const io::StateDict& state, const std::string& source, int heads = 0);
 
-// Reads `path` (.pt state dict or safetensors) and builds the teacher, frozen and in eval mode.
+// Builds the teacher from `state` (read from `source`) with its weights, frozen and in eval mode.
+std::shared_ptr<Teacher> load_teacher(const io::StateDict& state, const std::string& source, int heads = 0);
+// The same, reading `path` (.pt state dict, TorchScript archive or safetensors).
 std::shared_ptr<Teacher> load_teacher(const std::string& path, int heads = 0);
 
 }  // namespace tokenflow::train

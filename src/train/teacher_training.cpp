@@ -9,6 +9,8 @@
 #include "train/augment.h"
 #include "train/data_loader.h"
 #include "train/dataset.h"
+#include "train/optimizer_state.h"
+#include "train/progress.h"
 
 #include <nlohmann/json.hpp>
 
@@ -35,7 +37,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using io::pickle::SaveValue;
-using io::pickle::Value;
 
 // Keeps the draws that pick one of an image's captions apart from those of its crop.
 constexpr uint64_t kCaptionKey = 0x63617074696f6e21ULL;
@@ -80,18 +81,6 @@ SaveValue run_args(const TeacherTrainingOptions& o, const ClipModelConfig& c) {
   return args;
 }
 
-// LibTorch keys its optimizer state by the parameter's TensorImpl: as a string in 1.x, as the
-// pointer itself in later versions.
-template <typename Optimizer>
-auto state_key(Optimizer& optimizer, const torch::Tensor& parameter) {
-  using Key = typename std::decay_t<decltype(optimizer.state())>::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    return c10::guts::to_string(parameter.unsafeGetTensorImpl());
-  } else {
-    return static_cast<Key>(parameter.unsafeGetTensorImpl());
-  }
-}
-
 // Weight decay on matrices and embeddings, none on gains, biases and logit_scale (open_clip's rule).
 std::unique_ptr<torch::optim::AdamW> make_optimizer(ClipModel& model, const TeacherTrainingOptions& o) {
   std::vector<torch::Tensor> decayed, kept;
@@ -103,116 +92,22 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(ClipModel& model, const Teac
   return std::make_unique<torch::optim::AdamW>(std::move(groups), options);
 }
 
-// The optimizer's parameters in group order, as Optimizer.state_dict() numbers them.
-std::vector<torch::Tensor> numbered_parameters(torch::optim::AdamW& optimizer) {
-  std::vector<torch::Tensor> parameters;
-  for (auto& group : optimizer.param_groups()) {
-    parameters.insert(parameters.end(), group.params().begin(), group.params().end());
-  }
-  return parameters;
-}
-
-// torch.optim.AdamW.state_dict().
-SaveValue adamw_state_dict(torch::optim::AdamW& optimizer) {
-  const auto parameters = numbered_parameters(optimizer);
-  SaveValue state = SaveValue::dict();
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    const auto found = optimizer.state().find(state_key(optimizer, parameters[i]));
-    if (found == optimizer.state().end()) continue;  // no step taken yet
-    const auto& adamw = static_cast<const torch::optim::AdamWParamState&>(*found->second);
-    state.set(static_cast<int64_t>(i), SaveValue::dict()
-                                           .set("step", torch::tensor(static_cast<float>(adamw.step())))
-                                           .set("exp_avg", adamw.exp_avg())
-                                           .set("exp_avg_sq", adamw.exp_avg_sq()));
-  }
-  SaveValue groups = SaveValue::list();
-  int64_t next = 0;
-  for (auto& group : optimizer.param_groups()) {
-    const auto& options = static_cast<const torch::optim::AdamWOptions&>(group.options());
-    SaveValue indices = SaveValue::list();
-    for (size_t i = 0; i < group.params().size(); ++i) indices.append(next++);
-    groups.append(SaveValue::dict()
-                      .set("lr", options.lr())
-                      .set("betas", SaveValue::tuple({std::get<0>(options.betas()), std::get<1>(options.betas())}))
-                      .set("eps", options.eps())
-                      .set("weight_decay", options.weight_decay())
-                      .set("amsgrad", options.amsgrad())
-                      .set("maximize", false)
-                      .set("foreach", nullptr)
-                      .set("capturable", false)
-                      .set("differentiable", false)
-                      .set("fused", nullptr)
-                      .set("params", std::move(indices)));
-  }
-  return SaveValue::dict().set("state", std::move(state)).set("param_groups", std::move(groups));
-}
-
 void save_checkpoint(const std::string& path, ClipModel& model, const TextTokenizer& tokenizer,
                      torch::optim::AdamW& optimizer, int64_t steps, const SaveValue& args) {
   SaveValue checkpoint = SaveValue::dict();
   checkpoint.set("state_dict", SaveValue::ordered_dict(nn::collect_weights(model)))
       .set(kVocabularyEntry, tokenizer.to_tensor())
-      .set("optimizer", adamw_state_dict(optimizer))
+      .set("optimizer", optimizer_state_dict(optimizer))
       .set("steps", steps)
       .set("args", args);
   io::save_torch_archive(path, checkpoint);
 }
 
-const Value& entry(const Value& dict, const std::string& key, const std::string& where, const std::string& path) {
-  const Value* found = dict.kind == Value::Kind::Dict ? dict.get(key) : nullptr;
-  if (!found) throw Error(path + ": " + where + " has no entry `" + key + "`");
-  return *found;
-}
-
-torch::Tensor state_tensor(io::TorchArchive& archive, const Value& state, const std::string& key,
-                           const torch::Tensor& parameter, const std::string& path) {
-  const Value& value = entry(state, key, "an optimizer state", path);
-  if (value.kind != Value::Kind::Tensor) throw Error(path + ": optimizer state `" + key + "` is not a tensor");
-  auto tensor = archive.read_tensor(*value.tensor).to(parameter.dtype());
-  if (tensor.sizes() != parameter.sizes()) {
-    throw Error(path + ": optimizer state `" + key + "` has shape " + nn::shape_string(tensor.sizes()) +
-                " for a parameter of shape " + nn::shape_string(parameter.sizes()));
-  }
-  return tensor;
-}
-
 // Restores the optimizer's moments and step counts, and returns the checkpoint's step.
 int64_t resume_optimizer(const std::string& path, torch::optim::AdamW& optimizer) {
   io::TorchArchive archive(path);
-  const Value& saved = entry(archive.root(), "optimizer", "the checkpoint", path);
-  const auto parameters = numbered_parameters(optimizer);
-  optimizer.state().clear();
-  for (const auto& [index, state] : entry(saved, "state", "`optimizer`", path).entries) {
-    if (index->kind != Value::Kind::Int || index->integer < 0 || index->integer >= static_cast<int64_t>(parameters.size())) {
-      throw Error(path + ": `optimizer` has state for a parameter the model does not have");
-    }
-    const auto& parameter = parameters[static_cast<size_t>(index->integer)];
-    const Value& step = entry(*state, "step", "an optimizer state", path);
-    if (step.kind != Value::Kind::Tensor) throw Error(path + ": an optimizer step count is " + step.describe());
-    auto adamw = std::make_unique<torch::optim::AdamWParamState>();
-    adamw->step(static_cast<int64_t>(archive.read_tensor(*step.tensor).item<double>()));
-    adamw->exp_avg(state_tensor(archive, *state, "exp_avg", parameter, path));
-    adamw->exp_avg_sq(state_tensor(archive, *state, "exp_avg_sq", parameter, path));
-    optimizer.state()[state_key(optimizer, parameter)] = std::move(adamw);
-  }
-  const Value& steps = entry(archive.root(), "steps", "the checkpoint", path);
-  if (steps.kind != Value::Kind::Int) throw Error(path + ": `steps` is " + steps.describe() + ", not an int");
-  return steps.integer;
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  io::AtomicFileWriter writer(path);
-  writer.write(text.data(), text.size());
-  writer.commit();
-}
-
-std::string duration(double seconds) {
-  const auto total = static_cast<int64_t>(seconds + 0.5);
-  std::ostringstream text;
-  if (total >= 3600) text << total / 3600 << "h";
-  text << std::setfill('0') << std::setw(total >= 3600 ? 2 : 1) << (total / 60) % 60 << "m" << std::setw(2) << total % 60
-       << "s";
-  return text.str();
+  load_optimizer_state(archive, "optimizer", optimizer, path);
+  return checkpoint_steps(archive, path);
 }
 
 std::string progress_line(const TeacherStepRecord& r, int64_t last_step, double steps_per_second, int64_t pairs_per_step) {
@@ -220,7 +115,7 @@ std::string progress_line(const TeacherStepRecord& r, int64_t last_step, double 
   line << std::fixed << "step " << r.step << "/" << last_step << std::setprecision(4) << "  loss " << r.loss
        << std::setprecision(2) << "  scale " << r.logit_scale << std::scientific << "  lr " << r.lr << std::fixed << "  "
        << steps_per_second << " it/s " << steps_per_second * pairs_per_step << " pairs/s  ETA "
-       << duration((last_step - r.step) / std::max(steps_per_second, 1e-9));
+       << format_duration((last_step - r.step) / std::max(steps_per_second, 1e-9));
   return line.str();
 }
 
@@ -325,7 +220,7 @@ std::vector<TeacherStepRecord> run_teacher_training(const TeacherTrainingOptions
   const auto image_list = (fs::path(options.output) / "train_images.txt").string();
   std::string listed;
   for (const auto& image : train.images) listed += image.path + "\n";
-  write_text(image_list, listed);
+  io::write_text_file(image_list, listed);
   const ImageDataset dataset({image_list});
   DataLoaderOptions loader_options;
   loader_options.image_size = config.image_size;
@@ -342,7 +237,7 @@ std::vector<TeacherStepRecord> run_teacher_training(const TeacherTrainingOptions
                                        {"held_out_images", held_out.images.size()},
                                        {"steps_per_epoch", steps_per_epoch},
                                        {"model", model_json(config)}};
-  write_text((fs::path(options.output) / "config.json").string(), run_config.dump(2) + "\n");
+  io::write_text_file((fs::path(options.output) / "config.json").string(), run_config.dump(2) + "\n");
   std::ofstream log((fs::path(options.output) / "log.jsonl").string(), std::ios::app);
   const bool live = options.progress && isatty(STDERR_FILENO);
   const auto args = run_args(options, config);

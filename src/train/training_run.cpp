@@ -7,6 +7,7 @@
 #include "model/architecture.h"
 #include "nn/weights.h"
 #include "train/data_loader.h"
+#include "train/progress.h"
 #include "train/training_checkpoint.h"
 
 #include <nlohmann/json.hpp>
@@ -140,15 +141,6 @@ nlohmann::ordered_json json_of(const StepRecord& r, int64_t images_per_step, dou
           {"data_wait_seconds", wait_seconds}};
 }
 
-std::string duration(double seconds) {
-  const auto total = static_cast<int64_t>(seconds + 0.5);
-  std::ostringstream text;
-  if (total >= 3600) text << total / 3600 << "h";
-  text << std::setfill('0') << std::setw(total >= 3600 ? 2 : 1) << (total / 60) % 60 << "m" << std::setw(2) << total % 60
-       << "s";
-  return text.str();
-}
-
 // One line: step, loss terms, codebook usage, speed and time left.
 std::string progress_line(const StepRecord& r, int64_t last_step, double steps_per_second, int64_t images_per_step) {
   std::ostringstream line;
@@ -157,14 +149,8 @@ std::string progress_line(const StepRecord& r, int64_t last_step, double steps_p
        << r.semantic << " adv " << r.adversarial << " disc " << r.discriminator << ")" << std::setprecision(1)
        << "  usage " << 100 * r.codebook_usage << "%" << std::setprecision(2) << "  " << steps_per_second << " it/s "
        << steps_per_second * images_per_step << " img/s  ETA "
-       << duration((last_step - r.step) / std::max(steps_per_second, 1e-9));
+       << format_duration((last_step - r.step) / std::max(steps_per_second, 1e-9));
   return line.str();
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  io::AtomicFileWriter writer(path);
-  writer.write(text.data(), text.size());
-  writer.commit();
 }
 
 }  // namespace
@@ -193,7 +179,7 @@ std::vector<StepRecord> run_training(const TrainingRunOptions& options, DataPara
   const auto teacher_state = io::load_state_dict(options.teacher);
   auto tokenizer = make_tokenizer(options, teacher_state);
   GeneratorLossModules modules;
-  modules.teacher = load_teacher(options.teacher, options.new_tokenizer.teacher_heads);
+  modules.teacher = load_teacher(teacher_state, options.teacher, options.new_tokenizer.teacher_heads);
   if (!options.perceptual.empty()) modules.lpips = load_lpips(options.perceptual);
   modules.discriminator = std::make_shared<PatchDiscriminator>(3, options.discriminator_channels,
                                                                options.discriminator_layers);
@@ -230,9 +216,9 @@ std::vector<StepRecord> run_training(const TrainingRunOptions& options, DataPara
   loader_options.world_size = group.world_size();
   loader_options.seed = options.settings.seed;
   loader_options.workers = options.workers;
-  // Probe the epoch length, then start where the checkpoint left off.
-  const int64_t steps_per_epoch = DataLoader(dataset, loader_options).steps_per_epoch();
-  DataLoader loader(dataset, loader_options, trainer.steps() / steps_per_epoch, trainer.steps() % steps_per_epoch);
+  // Steps past the first epoch count on into the next ones: the loader starts where the checkpoint left off.
+  DataLoader loader(dataset, loader_options, 0, trainer.steps());
+  const int64_t steps_per_epoch = loader.steps_per_epoch();
 
   if (writer) {
     fs::create_directories(fs::path(options.output) / "checkpoints");
@@ -243,7 +229,7 @@ std::vector<StepRecord> run_training(const TrainingRunOptions& options, DataPara
                                      {"image_size", tokenizer.architecture.config.image_size},
                                      {"scales", tokenizer.architecture.config.scales},
                                      {"codebook_size", tokenizer.architecture.config.codebook_size}};
-    write_text((fs::path(options.output) / "config.json").string(), config.dump(2) + "\n");
+    io::write_text_file((fs::path(options.output) / "config.json").string(), config.dump(2) + "\n");
   }
   std::ofstream log;
   if (writer) log.open((fs::path(options.output) / "log.jsonl").string(), std::ios::app);
