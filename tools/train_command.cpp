@@ -53,9 +53,13 @@ TrainCommand::TrainCommand(CLI::App& app) : options_(new Options) {
   c->add_option("--pixel-channels", n.pixel_channels, "VQGAN base channels (ch)")->capture_default_str();
   c->add_option("--z-channels", n.z_channels, "VQGAN latent channels")->capture_default_str();
   c->add_option("--res-blocks", n.res_blocks, "VQGAN res blocks per level")->capture_default_str();
+  c->add_option("--ch-mult", n.channel_multipliers, "VQGAN channel multipliers, one per level (k levels: 2^(k-1) x down)")
+      ->delimiter(',')->capture_default_str();
   c->add_flag("--enhanced-decoder,--enhanced_decoder", n.enhanced_decoder, "twice the decoder channels and res blocks");
   c->add_option("--semantic-decoder-layers", n.semantic_decoder_layers, "semantic decoder depth")->capture_default_str();
   c->add_option("--semantic-decoder-heads", n.semantic_decoder_heads, "semantic decoder heads")->capture_default_str();
+  c->add_option("--semantic-distance-weight", n.semantic_distance_weight,
+                "w in argmin(w d_sem + d_pix): 1 is TokenFlow, 0 a pixel-only baseline")->capture_default_str();
   c->add_option("--disc-dim", r.discriminator_channels, "PatchGAN base channels")->capture_default_str();
   c->add_option("--disc-layers", r.discriminator_layers, "PatchGAN layers")->capture_default_str();
   c->add_option("--commit-loss-beta", loss.commit_beta, "commitment weight")->capture_default_str();

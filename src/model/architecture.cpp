@@ -154,6 +154,7 @@ Architecture detect_architecture(const io::StateDict& state, const LoadOptions& 
     throw Error(source + ": the semantic and pixel codebooks differ in size");
   }
   arch.tracks_codebook_usage = shapes.has("quantize.codebook_used");
+  if (shapes.has("quantize.semantic_distance_weight")) arch.semantic_distance_weight = 1.0;
   arch.has_scaling_layer = shapes.has("scaling_layer.shift");
 
   c.semantic_decoder_width = shapes.dim("decoder_vqkd.pos_embed", 2);

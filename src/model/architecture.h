@@ -5,6 +5,7 @@
 #include "io/state_dict.h"
 #include "nn/vqgan.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct Architecture {
   // Optional parts of the official state dict.
   bool has_scaling_layer = false;
   bool tracks_codebook_usage = false;
+  // tokenflow's pixel-only baseline stores its quantizer's semantic distance weight (nn/quantizer.h);
+  // the value set here is the one a new network starts with, a checkpoint's own is loaded over it.
+  std::optional<double> semantic_distance_weight;
 };
 
 // Reads the architecture from tensor names and shapes. `source` names the file in errors.

@@ -64,7 +64,7 @@ TokenFlowNet::TokenFlowNet(const Architecture& arch) : config(arch.config) {
   decode_task_layer = register_module("decode_task_layer", task_layer(c.semantic_decoder_width, c.semantic_output_dim));
   quantize = register_module("quantize", std::make_shared<nn::DualCodebookQuantizer>(
                                              c.codebook_size, c.semantic_code_dim, c.pixel_code_dim,
-                                             arch.tracks_codebook_usage));
+                                             arch.tracks_codebook_usage, arch.semantic_distance_weight));
   if (arch.has_scaling_layer) scaling_layer = register_module("scaling_layer", std::make_shared<nn::ScalingLayer>());
 }
 

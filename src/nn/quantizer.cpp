@@ -14,16 +14,20 @@ torch::Tensor squared_distances(const torch::Tensor& z, const torch::Tensor& cod
   return torch::sum(z * z, 1, /*keepdim=*/true) + torch::sum(codes * codes, 1) - 2 * torch::mm(z, codes.t());
 }
 
-torch::Tensor nearest_by_distance(const torch::Tensor& z_sem, const torch::Tensor& z_pix, const torch::Tensor& e_sem,
-                                  const torch::Tensor& e_pix) {
-  return torch::argmin(squared_distances(z_sem, e_sem) + 1.0 * squared_distances(z_pix, e_pix), 1);
+// w * d_sem + d_pix, N x K. The official weight is 1; the multiplication is skipped then so that the
+// sum rounds exactly as the official d_vqkd + 1.0 * d_vqgan.
+torch::Tensor combined_distances(const torch::Tensor& z_sem, const torch::Tensor& z_pix, const torch::Tensor& e_sem,
+                                 const torch::Tensor& e_pix, double semantic_weight) {
+  auto semantic = squared_distances(z_sem, e_sem);
+  if (semantic_weight != 1.0) semantic = semantic * semantic_weight;
+  return semantic + 1.0 * squared_distances(z_pix, e_pix);
 }
 
 // Codebook entries per block: large enough for an efficient GEMM, small enough that a block of
 // scores stays in cache.
 constexpr int64_t kSearchBlock = 4096;
 
-torch::Tensor nearest_by_similarity(const torch::Tensor& z, const torch::Tensor& codebook) {
+torch::Tensor blocked_argmax_of_products(const torch::Tensor& z, const torch::Tensor& codebook) {
   torch::Tensor best_score, best_index;
   for (int64_t start = 0; start < codebook.size(0); start += kSearchBlock) {
     auto block = codebook.slice(0, start, start + kSearchBlock);
@@ -42,12 +46,31 @@ torch::Tensor nearest_by_similarity(const torch::Tensor& z, const torch::Tensor&
 
 }  // namespace
 
-DualCodebookQuantizer::DualCodebookQuantizer(int codebook_size, int semantic_dim, int pixel_dim, bool track_usage)
+DualCodebookQuantizer::DualCodebookQuantizer(int codebook_size, int semantic_dim, int pixel_dim, bool track_usage,
+                                             std::optional<double> semantic_distance_weight)
     : semantic_dim(semantic_dim), pixel_dim(pixel_dim) {
   embedding_vqkd = register_module("embedding_vqkd", torch::nn::Embedding(codebook_size, semantic_dim));
   embedding_vqgan = register_module("embedding_vqgan", torch::nn::Embedding(codebook_size, pixel_dim));
   // The official checkpoints carry a window of recently used indices for the usage statistic.
   if (track_usage) codebook_used = register_buffer("codebook_used", torch::zeros({131072}));
+  if (semantic_distance_weight) {
+    this->semantic_distance_weight =
+        register_buffer("semantic_distance_weight", torch::tensor(*semantic_distance_weight, torch::kFloat32));
+  }
+}
+
+double DualCodebookQuantizer::semantic_weight() const {
+  return semantic_distance_weight.defined() ? semantic_distance_weight.item<double>() : 1.0;
+}
+
+torch::Tensor DualCodebookQuantizer::nearest_by_distance(const NormalizedHalves& h) const {
+  return torch::argmin(combined_distances(h.z_sem, h.z_pix, h.e_sem, h.e_pix, semantic_weight()), 1);
+}
+
+torch::Tensor DualCodebookQuantizer::nearest_by_similarity(const NormalizedHalves& h) const {
+  const double w = semantic_weight();
+  // For unit halves d = 2 - 2 z.e, so argmin(w d_sem + d_pix) = argmax(w z_sem.e_sem + z_pix.e_pix).
+  return blocked_argmax_of_products(w == 1.0 ? h.normalized : torch::cat({h.z_sem * w, h.z_pix}, 1), h.codebook);
 }
 
 torch::Tensor DualCodebookQuantizer::normalized_codebook() {
@@ -69,8 +92,7 @@ DualCodebookQuantizer::NormalizedHalves DualCodebookQuantizer::normalize(const t
 QuantizeResult DualCodebookQuantizer::forward(const torch::Tensor& z, CodeSearch search) {
   const auto batch = z.size(0), height = z.size(2), width = z.size(3);
   const auto h = normalize(z);
-  auto indices = search == CodeSearch::OfficialDistances ? nearest_by_distance(h.z_sem, h.z_pix, h.e_sem, h.e_pix)
-                                                         : nearest_by_similarity(h.normalized, h.codebook);
+  auto indices = search == CodeSearch::OfficialDistances ? nearest_by_distance(h) : nearest_by_similarity(h);
   auto chosen = h.codebook.index_select(0, indices);
   // The straight-through form z + (z_q - z) of the official code, kept for its rounding.
   auto quantized = h.normalized + (chosen - h.normalized);
@@ -102,7 +124,7 @@ QuantizeTrainingResult DualCodebookQuantizer::forward_training(const torch::Tens
   torch::Tensor indices;
   {
     torch::NoGradGuard no_grad;
-    indices = nearest_by_distance(h.z_sem, h.z_pix, h.e_sem, h.e_pix);
+    indices = nearest_by_distance(h);
   }
   auto chosen = h.codebook.index_select(0, indices);
   QuantizeTrainingResult result;
@@ -110,7 +132,7 @@ QuantizeTrainingResult DualCodebookQuantizer::forward_training(const torch::Tens
   result.commit_loss = commit_beta * torch::mean((chosen.detach() - normalized).pow(2));
   if (entropy_ratio != 0.0) {
     // The entropy term needs the distances with their gradient.
-    auto d = squared_distances(h.z_sem, h.e_sem) + 1.0 * squared_distances(h.z_pix, h.e_pix);
+    auto d = combined_distances(h.z_sem, h.z_pix, h.e_sem, h.e_pix, semantic_weight());
     result.entropy_loss = entropy_ratio * entropy_loss(d);
   } else {
     result.entropy_loss = torch::zeros({}, z.options());

@@ -2,7 +2,14 @@
 // The dual codebook with shared indices (`quantize.*`): entry i holds a semantic code
 // (embedding_vqkd) and a pixel code (embedding_vqgan); both halves of a feature and of every entry are
 // L2-normalised and a position takes the i minimising d_sem + 1.0 * d_pix.
+//
+// tokenflow adds one option for its pixel-only baseline: a weight w on the semantic distance, so that
+// the choice is argmin(w * d_sem + d_pix). w = 0 picks entries by the pixel half alone while both
+// halves are still learned, so the semantic codes become a probe of what pixel-only indices keep.
+// It is stored as the buffer `semantic_distance_weight`, which official checkpoints do not have (w = 1).
 #include <torch/torch.h>
+
+#include <optional>
 
 namespace tokenflow::nn {
 
@@ -28,7 +35,9 @@ struct QuantizeTrainingResult {
 };
 
 struct DualCodebookQuantizer : torch::nn::Module {
-  DualCodebookQuantizer(int codebook_size, int semantic_dim, int pixel_dim, bool track_usage);
+  // semantic_distance_weight: registered as a buffer when given, else w = 1 and no buffer.
+  DualCodebookQuantizer(int codebook_size, int semantic_dim, int pixel_dim, bool track_usage,
+                        std::optional<double> semantic_distance_weight = std::nullopt);
 
   // z: B x (semantic_dim + pixel_dim) x h x w.
   QuantizeResult forward(const torch::Tensor& z, CodeSearch search = CodeSearch::OfficialDistances);
@@ -43,8 +52,12 @@ struct DualCodebookQuantizer : torch::nn::Module {
   // The normalised entries, K x (semantic_dim + pixel_dim).
   torch::Tensor normalized_codebook();
 
+  // w, 1 unless the checkpoint stores another.
+  double semantic_weight() const;
+
   int semantic_dim, pixel_dim;
   torch::Tensor codebook_used;  // undefined when the checkpoint has no usage window
+  torch::Tensor semantic_distance_weight;  // 0-d; undefined when w is the official 1
   torch::nn::Embedding embedding_vqkd{nullptr}, embedding_vqgan{nullptr};
 
  private:
@@ -53,6 +66,10 @@ struct DualCodebookQuantizer : torch::nn::Module {
     torch::Tensor z_sem, z_pix, e_sem, e_pix;
     torch::Tensor normalized, codebook;  // the halves concatenated again
   };
+  // argmin(w * d_sem + d_pix) as the official code computes it, N indices.
+  torch::Tensor nearest_by_distance(const NormalizedHalves& h) const;
+  // The same search as one similarity GEMM: argmax(w * z_sem.e_sem + z_pix.e_pix).
+  torch::Tensor nearest_by_similarity(const NormalizedHalves& h) const;
   NormalizedHalves normalize(const torch::Tensor& z);
 };
 

@@ -63,6 +63,7 @@ NewTokenizer new_tokenizer(const io::StateDict& teacher_state, const std::string
   c.pixel_code_dim = options.pixel_code_dim;
   c.semantic_output_dim = teacher->feature_width;
   arch.tracks_codebook_usage = true;
+  if (options.semantic_distance_weight != 1.0) arch.semantic_distance_weight = options.semantic_distance_weight;
 
   // The semantic encoder takes the teacher tower's shape.
   const bool clip = teacher->projection.defined();

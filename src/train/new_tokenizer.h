@@ -26,6 +26,9 @@ struct NewTokenizerOptions {
   int semantic_decoder_layers = 3;
   int semantic_decoder_heads = 12;  // the official VisionTransformer default
   int teacher_heads = 0;            // 0: the teacher family's rule (see train/teacher.h)
+  // w in argmin(w * d_sem + d_pix): 1 is TokenFlow's shared mapping, 0 the pixel-only baseline
+  // (nn/quantizer.h). Stored in the checkpoint only when it is not 1.
+  double semantic_distance_weight = 1.0;
 };
 
 struct NewTokenizer {

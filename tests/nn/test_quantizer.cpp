@@ -38,5 +38,32 @@ TEST(DualCodebookQuantizer, UsageBufferIsPartOfTheStateOnlyWhenAsked) {
   EXPECT_EQ(without.named_buffers().size(), 0u);
 }
 
+// The pixel-only baseline (w = 0): every search and the training forward pick the nearest pixel
+// code, whatever the semantic half says; the weight is a buffer of the state only when given.
+TEST(DualCodebookQuantizer, ZeroSemanticWeightPicksByThePixelHalfAlone) {
+  torch::manual_seed(1);
+  DualCodebookQuantizer quantizer(64, 6, 3, /*track_usage=*/false, /*semantic_distance_weight=*/0.0);
+  ASSERT_EQ(quantizer.named_buffers().size(), 1u);
+  EXPECT_EQ(quantizer.semantic_weight(), 0.0);
+  torch::NoGradGuard no_grad;
+  auto z = torch::randn({2, 9, 4, 4});
+  auto zp = z.permute({0, 2, 3, 1}).reshape({-1, 9}).slice(1, 6);
+  zp = zp / zp.norm(2, 1, true);
+  auto ep = quantizer.embedding_vqgan->weight / quantizer.embedding_vqgan->weight.norm(2, 1, true);
+  auto expected = std::get<1>(torch::cdist(zp, ep).min(1)).reshape({2, 16});
+  EXPECT_TRUE(torch::equal(quantizer.forward(z, CodeSearch::OfficialDistances).indices, expected));
+  EXPECT_TRUE(torch::equal(quantizer.forward(z, CodeSearch::Similarity).indices, expected));
+  EXPECT_TRUE(torch::equal(quantizer.forward_training(z, 0.25, 0.0).indices, expected));
+}
+
+TEST(DualCodebookQuantizer, SimilaritySearchHonoursAFractionalSemanticWeight) {
+  torch::manual_seed(2);
+  DualCodebookQuantizer quantizer(5000, 6, 3, false, 0.3);
+  torch::NoGradGuard no_grad;
+  auto z = torch::randn({1, 9, 6, 6});
+  EXPECT_TRUE(torch::equal(quantizer.forward(z, CodeSearch::OfficialDistances).indices,
+                           quantizer.forward(z, CodeSearch::Similarity).indices));
+}
+
 }  // namespace
 }  // namespace tokenflow::nn
