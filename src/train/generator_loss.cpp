@@ -39,12 +39,14 @@ GeneratorLoss generator_loss(const model::TrainingForward& output, const torch::
   auto rec = reconstruction_loss(images.contiguous(), output.pixels.contiguous(), settings.reconstruction);
   auto perceptual = modules.lpips ? torch::mean(modules.lpips->forward(images.contiguous(), output.pixels.contiguous()))
                                   : torch::zeros({}, images.options());
-  auto adversarial = generator_adversarial_loss(settings.gen_loss, modules.discriminator->forward(output.pixels.contiguous()));
+  auto adversarial = settings.adversarial() ? generator_adversarial_loss(settings.gen_loss, modules.discriminator->forward(
+                                                                                  output.pixels.contiguous()))
+                                            : torch::zeros({}, images.options());
 
   GeneratorLoss loss;
   loss.disc_weight = settings.disc_weight_at(global_step);
   torch::Tensor weight = torch::ones({}, images.options());
-  if (settings.disc_adaptive_weight) {
+  if (settings.disc_adaptive_weight && settings.adversarial()) {
     weight = adaptive_weight(settings.reconstruction_weight * rec + settings.perceptual_weight * perceptual,
                              adversarial, last_layer);
   }

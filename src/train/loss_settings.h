@@ -20,6 +20,9 @@ struct LossSettings {
 
   // adopt_weight: the discriminator weight at `global_step` (the official loop passes steps + 1).
   double disc_weight_at(int64_t global_step) const { return global_step < disc_start ? 0.0 : disc_weight; }
+  // Whether the run trains adversarially at all. With disc_weight 0 the discriminator is never run
+  // (the official loop would still run and update it on a loss of zero), which saves its cost.
+  bool adversarial() const { return disc_weight != 0.0; }
 };
 
 }  // namespace tokenflow::train

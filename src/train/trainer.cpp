@@ -127,8 +127,10 @@ StepResult Trainer::step(const torch::Tensor& images) {
   auto output = generator_forward(images, result.scales);
   result.generator = generator_backward(output, images);
   result.generator_grad_norm = generator_update();
-  result.discriminator = discriminator_backward(images, output.pixels);
-  result.discriminator_grad_norm = discriminator_update();
+  if (settings_.loss.adversarial()) {
+    result.discriminator = discriminator_backward(images, output.pixels);
+    result.discriminator_grad_norm = discriminator_update();
+  }
   ++steps_;
   return result;
 }

@@ -64,14 +64,14 @@ class TrainStep : public ::testing::Test {
     net_ = std::make_shared<model::TokenFlowNet>(architecture_);
     nn::load_weights(*net_, state, fixture("model.pt"));
 
-    train::GeneratorLossModules modules;
+    auto& modules = modules_;
     modules.teacher = train::load_teacher(fixture("teacher_clip.pt"));
     modules.lpips = train::load_lpips({fixture("lpips_vgg16.pt")});
     modules.discriminator =
         train::load_discriminator(io::load_state_dict(fixture("discriminator.pt")), fixture("discriminator.pt"));
 
     const auto settings = expected()["settings"];
-    train::TrainSettings train_settings;
+    auto& train_settings = settings_;
     train_settings.loss.commit_beta = settings["commit_loss_beta"].get<double>();
     train_settings.loss.disc_weight = settings["disc_weight"].get<double>();
     train_settings.loss.disc_start = settings["disc_start"].get<int64_t>();
@@ -89,6 +89,8 @@ class TrainStep : public ::testing::Test {
   torch::Tensor parameter(const std::string& name) { return net_->named_parameters()[name]; }
 
   model::Architecture architecture_;
+  train::GeneratorLossModules modules_;
+  train::TrainSettings settings_;
   std::shared_ptr<model::TokenFlowNet> net_;
   std::unique_ptr<train::Trainer> trainer_;
   torch::Tensor input_;
@@ -136,6 +138,23 @@ TEST_F(TrainStep, LossesGradientsAndOneAdamStepMatchTheOfficialCode) {
   const auto fake = torch::tensor(d["logits_fake"].get<std::vector<float>>());
   expect_close(discriminator.logits_real.detach().flatten(), real, 1e-4, "logits_real");
   expect_close(discriminator.logits_fake.detach().flatten(), fake, 1e-4, "logits_fake");
+}
+
+// A run without adversarial training (--disc-weight 0) never runs the discriminator: its weights
+// and BatchNorm statistics stay as they were, and the generator's adversarial term is zero.
+TEST_F(TrainStep, ZeroDiscriminatorWeightLeavesTheDiscriminatorUntouched) {
+  auto settings = settings_;
+  settings.loss.disc_weight = 0;
+  train::Trainer trainer(architecture_, net_, modules_, settings);
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& named : modules_.discriminator->named_parameters()) before[named.key()] = named.value().clone();
+  for (const auto& named : modules_.discriminator->named_buffers()) before[named.key()] = named.value().clone();
+  const auto result = trainer.step(input_);
+  EXPECT_EQ(result.generator.adversarial, 0.0);
+  EXPECT_EQ(result.discriminator.loss, 0.0);
+  EXPECT_GT(result.generator.reconstruction, 0.0);
+  for (const auto& named : modules_.discriminator->named_parameters()) EXPECT_TRUE(torch::equal(named.value(), before[named.key()])) << named.key();
+  for (const auto& named : modules_.discriminator->named_buffers()) EXPECT_TRUE(torch::equal(named.value(), before[named.key()])) << named.key();
 }
 
 // The optimizer's parameter order is the official one (the state dict's order), so that optimizer
