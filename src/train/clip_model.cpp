@@ -81,8 +81,8 @@ ClipModel::ClipModel(const ClipModelConfig& c) : config(c) {
 }
 
 torch::Tensor ClipModel::encode_image(const torch::Tensor& images) {
-  const auto class_token = visual->all_tokens(scaling->forward(images)).select(1, 0);
-  return torch::matmul(class_token, visual_projection);
+  const auto patch_tokens = visual->all_tokens(scaling->forward(images)).slice(1, 1);
+  return torch::matmul(patch_tokens.mean(1), visual_projection);
 }
 
 torch::Tensor ClipModel::text_states(const torch::Tensor& tokens) {

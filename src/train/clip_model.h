@@ -38,8 +38,11 @@ struct ClipModel : torch::nn::Module {
   // model (a width that is not a multiple of 64, an image size that is not a multiple of the patch).
   explicit ClipModel(const ClipModelConfig& config);
 
-  // images: B x 3 x image_size x image_size in [-1, 1] -> B x embed_dim (not normalised): the class
-  // token's ln_post, projected by visual.proj.
+  // images: B x 3 x image_size x image_size in [-1, 1] -> B x embed_dim (not normalised): the mean of
+  // the patch tokens' ln_post, projected by visual.proj. OpenAI embeds the class token instead; the
+  // mean makes the embedding exactly the mean of the per-patch features the tokenizer's semantic
+  // decoder learns to rebuild (train::Teacher::targets), so the joint space the text is aligned with
+  // is the one the semantic codes must keep, and an image's tokens can be scored against captions.
   torch::Tensor encode_image(const torch::Tensor& images);
   // tokens: B x context int64 (TextTokenizer::encode) -> ln_final of every position, B x context x
   // text_width, under OpenAI's causal mask (a position sees itself and those before it).

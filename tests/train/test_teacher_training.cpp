@@ -251,10 +251,11 @@ TEST(TeacherTraining, LearnsColoursAndPatternsAndServesAsTeacher) {
   const auto images = torch::rand({2, 3, 32, 32}) * 2 - 1;
   const auto targets = teacher->targets(images);
   EXPECT_EQ(targets.sizes(), torch::IntArrayRef({2, 16, 32}));
-  // The teacher's patch features are the CLIP model's, projected as its class token is.
+  // The teacher's patch features are the CLIP model's, and their mean is its image embedding.
   torch::NoGradGuard no_grad;
   const auto tokens = trained.model->visual->all_tokens(trained.model->scaling->forward(images));
   EXPECT_TRUE(torch::allclose(targets, torch::matmul(tokens.slice(1, 1), trained.model->visual_projection), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(targets.mean(1), trained.model->encode_image(images), 1e-5, 1e-6));
 }
 
 TEST(TeacherTraining, ResumeRepeatsTheUninterruptedRun) {
