@@ -1,16 +1,20 @@
 // tokenflow: the command-line front end of the TokenFlow tokenizer.
 //
-//   tokenflow encode      -m MODEL IN... -o TOKENS.{npy,json} [--features QUANT.npy]
-//   tokenflow decode      -m MODEL TOKENS.{npy,json} -o OUT.{npy,png,jpg}
-//   tokenflow reconstruct -m MODEL IN... -o OUT.{npy,png,jpg}
-//   tokenflow embed       -m MODEL IN... -o FEATURES.npy [--semantic SEMANTIC.npy]
-//   tokenflow info        -m MODEL [--json] [-o FILE]
+//   tokenflow encode      [-m MODEL] IN... -o TOKENS.{npy,json} [--features QUANT.npy]
+//   tokenflow decode      [-m MODEL] TOKENS.{npy,json} -o OUT.{npy,png,jpg}
+//   tokenflow reconstruct [-m MODEL] IN... -o OUT.{npy,png,jpg}
+//   tokenflow embed       [-m MODEL] IN... -o FEATURES.npy [--semantic SEMANTIC.npy]
+//   tokenflow info        [-m MODEL] [--json] [-o FILE]
 //   tokenflow convert     -m MODEL.pt -o MODEL.safetensors   (or: convert MODEL.pt MODEL.safetensors)
+//                         [--weights model|ema] [--dtype fp32|bf16|fp16] [--metadata KEY=VALUE]...
 //   tokenflow train       --data DIR --teacher CLIP.pt --perceptual LPIPS.pt|none -o RUN [--config RUN.toml] ...
 //   tokenflow plot        RUN/log.jsonl -o LOSS.png [--keys KEY...] [--smooth N] [--log-y]
 //   tokenflow train-teacher --captions data/captions.tsv --train-list data/train.txt [--val-list data/val.txt] -o RUN ...
 //   tokenflow eval-teacher  -m RUN/checkpoints/N.pt --captions data/captions.tsv --list data/val.txt
+//   tokenflow evaluate    [-m MODEL] --list data/val.txt [--teacher TEACHER.pt [--captions data/captions.tsv]]
+//                         [--contact-sheet SHEET.png [--sheet-images N]] [-o METRICS.json] [--batch-size B]
 //
+// Without -m, MODEL is tokenflow::default_model_path(): $TOKENFLOW_MODEL, else the shipped model.
 // IN is image files (a batch) or one .npy tensor B x 3 x S x S in [-1, 1]. Failures print one line,
 // `tokenflow: error: ...`, exit with status 1 (2 for a command-line mistake) and leave no output.
 #include <tokenflow/tokenflow.h>
@@ -19,7 +23,11 @@
 #include "io/files.h"
 #include "io/image.h"
 #include "io/npy.h"
+#include "io/torch_archive.h"
+#include "train/image_quality.h"
 #include "train/loss_plot.h"
+#include "train/optimizer_state.h"
+#include "evaluate_command.h"
 #include "train_command.h"
 #include "train_teacher_command.h"
 
@@ -33,6 +41,8 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -302,27 +312,6 @@ std::string tokens_json(const std::string& model_path, const Inputs& inputs, con
 }
 
 // ---------------------------------------------------------------------------------------------
-// PSNR. Images from files are compared as the 8-bit pixels save_image writes (clamp to [-1, 1],
-// map to [0, 255], round), peak 255; tensors from a .npy in [0, 1] (x -> (x + 1) / 2, clamped),
-// peak 1. Inputs are compared after preprocessing (the centre crop the model saw).
-
-torch::Tensor as_compared(const torch::Tensor& images, bool eight_bit) {
-  const torch::Tensor clamped = images.to(torch::kFloat32).clamp(-1, 1);
-  return eight_bit ? clamped.add(1).mul(127.5).round() : clamped.add(1).div(2);
-}
-
-std::vector<double> psnr_per_image(const torch::Tensor& reference, const torch::Tensor& reconstruction,
-                                   bool eight_bit) {
-  const double peak = eight_bit ? 255.0 : 1.0;
-  const torch::Tensor error = as_compared(reference, eight_bit) - as_compared(reconstruction, eight_bit);
-  const torch::Tensor mse = error.to(torch::kFloat64).pow(2).flatten(1).mean(1);
-  std::vector<double> psnr;
-  for (int64_t i = 0; i < mse.size(0); ++i)
-    psnr.push_back(10.0 * std::log10(peak * peak / mse[i].item<double>()));
-  return psnr;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Commands
 
 struct CommonOptions {
@@ -332,6 +321,14 @@ struct CommonOptions {
   std::string precision = "fp32";
   std::string device = "cpu";
 };
+
+// The model a command uses: -m when given, else the default, which must then exist.
+std::string model_or_default(const std::string& given) {
+  if (!given.empty()) return given;
+  const std::string fallback = tokenflow::default_model_path();
+  if (!fs::exists(fallback)) throw Error("no model given (-m) and the default model " + fallback + " is missing");
+  return fallback;
+}
 
 Model load_model(const CommonOptions& common) {
   tokenflow::set_num_threads(common.threads);
@@ -379,7 +376,7 @@ void run_reconstruct(const CommonOptions& common, const std::vector<std::string>
   WrittenFiles written;
   write_pixels(common.output, reconstruction, written);
   written.keep();
-  const auto psnr = psnr_per_image(inputs.images, reconstruction, !inputs.from_npy);
+  const auto psnr = tokenflow::train::psnr_per_image(inputs.images, reconstruction, !inputs.from_npy);
   for (size_t i = 0; i < psnr.size(); ++i)
     std::cout << inputs.sources[i] << ": PSNR " << std::fixed << std::setprecision(2) << psnr[i] << " dB\n";
 }
@@ -401,7 +398,9 @@ void run_embed(const CommonOptions& common, const EmbedOptions& options) {
   written.keep();
 }
 
-ordered_json config_json(const std::string& model_path, const ModelConfig& c) {
+using Metadata = std::map<std::string, std::string>;
+
+ordered_json config_json(const std::string& model_path, const ModelConfig& c, const Metadata& metadata) {
   return {{"model", model_path},
           {"teacher", c.teacher_name()},
           {"image_size", c.image_size},
@@ -419,10 +418,11 @@ ordered_json config_json(const std::string& model_path, const ModelConfig& c) {
           {"pixel_decoder", {{"ch", c.decoder_ch}, {"ch_mult", c.decoder_ch_mult},
                              {"res_blocks", c.decoder_res_blocks}, {"z_channels", c.z_channels}}},
           {"pixel_image_size", c.pixel_image_size},
-          {"parameter_count", c.parameter_count}};
+          {"parameter_count", c.parameter_count},
+          {"metadata", metadata}};
 }
 
-std::string config_text(const std::string& model_path, const ModelConfig& c) {
+std::string config_text(const std::string& model_path, const ModelConfig& c, const Metadata& metadata) {
   std::ostringstream text;
   const auto line = [&text](const std::string& key, const std::string& value) {
     text << std::left << std::setw(18) << (key + ":") << value << "\n";
@@ -450,13 +450,17 @@ std::string config_text(const std::string& model_path, const ModelConfig& c) {
                             std::to_string(c.z_channels));
   line("pixel input size", std::to_string(c.pixel_image_size));
   line("parameters", std::to_string(c.parameter_count));
+  if (!metadata.empty()) {
+    text << "provenance:\n";
+    for (const auto& [key, value] : metadata) line("  " + key, value);
+  }
   return text.str();
 }
 
 void run_info(const CommonOptions& common, bool as_json) {
   const Model model = load_model(common);
-  const std::string text = as_json ? config_json(common.model, model.config()).dump(2) + "\n"
-                                   : config_text(common.model, model.config());
+  const std::string text = as_json ? config_json(common.model, model.config(), model.metadata()).dump(2) + "\n"
+                                   : config_text(common.model, model.config(), model.metadata());
   if (common.output.empty()) {
     std::cout << text;
     return;
@@ -466,10 +470,53 @@ void run_info(const CommonOptions& common, bool as_json) {
   written.keep();
 }
 
-void run_convert(const CommonOptions& common) {
+struct ConvertOptions {
+  std::string weights;                // "model" or "ema"; empty: ema when the checkpoint has one, else model
+  std::string dtype;                  // "fp32", "bf16" or "fp16"; empty: as stored
+  std::vector<std::string> metadata;  // KEY=VALUE, validated by kMetadataEntry
+};
+
+const std::map<std::string, torch::ScalarType> kStoredDtypes = {
+    {"fp32", torch::kFloat32}, {"bf16", torch::kBFloat16}, {"fp16", torch::kFloat16}};
+
+// Float tensors that hold codebook indices rather than weights: the training's usage window (float32
+// in the official code too) would lose every index above 256 in bfloat16, above 2048 in float16.
+const std::vector<std::string> kIndexTensors = {"quantize.codebook_used"};
+
+// Casts the weights; integer and bool tensors and kIndexTensors keep their stored type.
+void cast_floating_tensors(tokenflow::io::StateDict& state, torch::ScalarType dtype, const std::string& path) {
+  for (auto& [name, tensor] : state.tensors) {
+    const bool holds_indices = std::find(kIndexTensors.begin(), kIndexTensors.end(), name) != kIndexTensors.end();
+    if (!tensor.is_floating_point() || holds_indices) continue;
+    torch::Tensor cast = tensor.to(dtype);
+    // float16 tops out at 65504; a weight beyond it would silently become infinite.
+    if (!torch::equal(torch::isfinite(cast), torch::isfinite(tensor)))
+      throw Error(path + ": tensor " + name + " has values beyond the range of " + c10::toString(dtype) +
+                  " (bf16 keeps float32's range)");
+    tensor = std::move(cast);
+  }
+}
+
+// A `tokenflow train` checkpoint records its step count under `steps`; other checkpoints have none.
+std::optional<int64_t> training_steps(const std::string& path) {
+  if (!tokenflow::io::is_torch_archive(path)) return std::nullopt;
+  const tokenflow::io::TorchArchive archive(path);
+  if (archive.root().get("steps") == nullptr) return std::nullopt;
+  return tokenflow::train::checkpoint_steps(archive, path);
+}
+
+void run_convert(const CommonOptions& common, const ConvertOptions& options) {
   require_extension(common.output, {".safetensors"}, "the output");
   tokenflow::set_num_threads(common.threads);
-  const auto state = tokenflow::io::load_state_dict(common.model);
+  auto state = options.weights.empty() ? tokenflow::io::load_state_dict(common.model)
+                                       : tokenflow::io::load_state_dict(common.model, options.weights);
+  if (!options.dtype.empty()) cast_floating_tensors(state, kStoredDtypes.at(options.dtype), common.model);
+  // A safetensors input keeps its metadata; the step count and --metadata add to it, later ones winning.
+  if (const auto steps = training_steps(common.model)) state.metadata["steps"] = std::to_string(*steps);
+  for (const std::string& entry : options.metadata) {
+    const size_t equals = entry.find('=');
+    state.metadata[entry.substr(0, equals)] = entry.substr(equals + 1);
+  }
   tokenflow::io::save_safetensors(common.output, state);
 }
 
@@ -481,9 +528,18 @@ const CLI::Validator kThreadCount(
     [](std::string& text) { return !text.empty() && text[0] == '-' ? std::string("must be 0 or more") : std::string(); },
     "N >= 0");
 
+const CLI::Validator kMetadataEntry(
+    [](std::string& text) {
+      const size_t equals = text.find('=');
+      return equals == std::string::npos || equals == 0 ? "expected KEY=VALUE, got '" + text + "'" : std::string();
+    },
+    "KEY=VALUE");
+
 CLI::App* add_command(CLI::App& app, const std::string& name, const std::string& about, CommonOptions& common) {
   CLI::App* command = app.add_subcommand(name, about);
-  command->add_option("-m,--model", common.model, "checkpoint: .pt (torch.save) or .safetensors")->required();
+  command->add_option("-m,--model", common.model,
+                      "checkpoint: .pt (torch.save) or .safetensors. Default: $TOKENFLOW_MODEL if set, else the "
+                      "model shipped in models/; now " + tokenflow::default_model_path());
   command->add_option("-t,--threads", common.threads, "CPU threads (0: LibTorch's default)")
       ->check(kThreadCount);
   command->add_option("--precision", common.precision,
@@ -542,14 +598,28 @@ int main(int argc, char** argv) {
   info_command->add_option("-o,--output", common.output, "write to this file instead of stdout");
   info_command->add_flag("--json", info_as_json, "print JSON");
 
+  ConvertOptions convert;
   CLI::App* convert_command = app.add_subcommand("convert", "write a checkpoint's state dict as .safetensors");
-  convert_command->add_option("-m,--model,IN", common.model, "checkpoint: .pt or .safetensors")->required();
+  convert_command->add_option("-m,--model,IN", common.model, "checkpoint: .pt (a training checkpoint too) or .safetensors")
+      ->required();
   convert_command->add_option("-o,--output,OUT", common.output, ".safetensors")->required();
+  convert_command->add_option("--weights", convert.weights,
+                              "the state dict of a .pt to write: model or ema (default: ema when there is one)")
+      ->check(CLI::IsMember({"model", "ema"}));
+  convert_command->add_option("--dtype", convert.dtype, "cast floating tensors: fp32, bf16 or fp16 (default: as stored)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  convert_command->add_option("--metadata", convert.metadata,
+                              "KEY=VALUE for the file's __metadata__ (repeatable); a training checkpoint adds "
+                              "steps=N unless given")
+      ->allow_extra_args(false)  // one entry per --metadata, so that IN OUT after it stay positional
+      ->check(kMetadataEntry);
   convert_command->add_option("-t,--threads", common.threads, "CPU threads (0: LibTorch's default)")
       ->check(kThreadCount);
 
   tokenflow::cli::TrainCommand train(app);
   tokenflow::cli::TeacherCommands teacher(app);
+  tokenflow::cli::EvaluateCommand evaluate(
+      add_command(app, "evaluate", "PSNR, SSIM, codebook usage and semantic measures on a list of held-out images", common));
 
   tokenflow::train::LossPlotOptions plot;
   std::string plot_log;
@@ -591,12 +661,16 @@ int main(int argc, char** argv) {
 
   try {
     torch::NoGradGuard no_grad;
+    for (const CLI::App* command : {encode_command, decode_command, reconstruct_command, embed_command, info_command,
+                                    app.get_subcommand("evaluate")})
+      if (command->parsed()) common.model = model_or_default(common.model);
     if (encode_command->parsed()) run_encode(common, encode);
     if (decode_command->parsed()) run_decode(common, tokens_path);
     if (reconstruct_command->parsed()) run_reconstruct(common, reconstruct_inputs);
     if (embed_command->parsed()) run_embed(common, embed);
     if (info_command->parsed()) run_info(common, info_as_json);
-    if (convert_command->parsed()) run_convert(common);
+    if (evaluate.parsed()) evaluate.run(common.model, [&common] { return load_model(common); });
+    if (convert_command->parsed()) run_convert(common, convert);
     if (plot_command->parsed()) tokenflow::train::plot_training_log(plot_log, common.output, plot);
   } catch (const c10::Error& e) {
     return fail(e.what_without_backtrace(), 1);

@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,6 +82,12 @@ void reuse_freed_memory();
 // Sets the number of threads LibTorch uses for intra-op parallelism (0 keeps the default).
 void set_num_threads(int threads);
 
+// The checkpoint to use when none is named: the environment variable TOKENFLOW_MODEL when it is set
+// and not empty, else the model that ships with the project, models/tokenflow-small.safetensors in
+// the source tree this library was built from (compiled in, so an installed binary still finds it
+// while the checkout stays where it was). The file may not exist; callers check.
+std::string default_model_path();
+
 class Model {
  public:
   static Model load(const std::string& path, const LoadOptions& options = {});
@@ -92,6 +99,9 @@ class Model {
 
   const ModelConfig& config() const;
   Precision precision() const;  // Fp32 or Bf16, as resolved at load
+  // The provenance a .safetensors checkpoint records in its "__metadata__" map (training data,
+  // steps, date, ... as `tokenflow convert --metadata` wrote them); empty for other checkpoints.
+  const std::map<std::string, std::string>& metadata() const;
 
   // Continuous features before quantisation.
   torch::Tensor semantic_features(const torch::Tensor& images) const;  // B x 32 x h x w

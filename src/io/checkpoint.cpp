@@ -87,6 +87,8 @@ StateDict load_state_dict(const std::string& path) { return load(path, std::null
 
 StateDict load_state_dict(const std::string& path, const std::string& key) { return load(path, key); }
 
+bool is_torch_archive(const std::string& path) { return detect_format(path) == Format::TorchZip; }
+
 void save_safetensors(const std::string& path, const StateDict& state) { write_safetensors(path, state); }
 
 }  // namespace tokenflow::io

@@ -20,6 +20,10 @@ StateDict load_state_dict(const std::string& path);
 // attribute `key` (e.g. its submodule "visual"). Throws if there is no such key.
 StateDict load_state_dict(const std::string& path, const std::string& key);
 
+// Whether `path` is a torch.save or torch.jit.save zip archive, as opposed to safetensors (by content).
+// Throws like load_state_dict for a file that is neither.
+bool is_torch_archive(const std::string& path);
+
 // Writes `state` as safetensors: to `path`.tmp first, then renamed, so no half-written file remains.
 void save_safetensors(const std::string& path, const StateDict& state);
 

@@ -5,6 +5,8 @@
 
 #include <tokenflow/error.h>
 
+#include <ATen/Parallel.h>
+
 #include <stb_image.h>
 #include <stb_image_write.h>
 
@@ -122,6 +124,32 @@ torch::Tensor load_image(const std::string& path, int size) {
 }
 
 torch::Tensor load_image_raw(const std::string& path) { return to_tensor(decode(path)); }
+
+ImageBatch load_images(const std::vector<std::string>& paths, int size) {
+  std::vector<torch::Tensor> pixels(paths.size());
+  std::vector<std::string> errors(paths.size());
+  at::parallel_for(0, static_cast<int64_t>(paths.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      try {
+        pixels[i] = load_image(paths[i], size);
+      } catch (const Error& e) {
+        errors[i] = e.what();
+      }
+    }
+  });
+  ImageBatch batch;
+  std::vector<torch::Tensor> readable;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (pixels[i].defined()) {
+      readable.push_back(pixels[i]);
+      batch.readable.push_back(i);
+    } else {
+      batch.errors.push_back(errors[i]);
+    }
+  }
+  if (!readable.empty()) batch.images = torch::cat(readable);
+  return batch;
+}
 
 void save_image(const std::string& path, const torch::Tensor& image) {
   const std::string extension = lowercase_extension(path);

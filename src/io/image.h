@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tokenflow::io {
 
@@ -19,6 +20,15 @@ torch::Tensor load_image(const std::string& path, int size);
 
 // 3 x H x W, as stored (no resizing).
 torch::Tensor load_image_raw(const std::string& path);
+
+// Several files read as load_image reads each, decoded in parallel on LibTorch's intra-op threads.
+// A file that cannot be read is left out rather than failing the batch: evaluations skip such images.
+struct ImageBatch {
+  torch::Tensor images;             // n x 3 x size x size, the readable files in order; undefined if none
+  std::vector<size_t> readable;     // their positions in `paths`
+  std::vector<std::string> errors;  // load_image's message for each file left out, in order
+};
+ImageBatch load_images(const std::vector<std::string>& paths, int size);
 
 // The pieces of load_image, for the training data pipeline, which reads images from memory (tar
 // shards) and crops at random.

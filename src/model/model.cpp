@@ -22,6 +22,7 @@ torch::Tensor to_cpu(const torch::Tensor& x) { return x.to(torch::kCPU); }
 
 struct Model::Impl {
   std::shared_ptr<model::TokenFlowNet> net;
+  std::map<std::string, std::string> metadata;  // the checkpoint's safetensors __metadata__
 
   void check_images(const torch::Tensor& images) const {
     const int size = net->config.image_size;
@@ -102,7 +103,9 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   const io::StateDict state = io::load_state_dict(path);
   auto net = std::make_shared<model::TokenFlowNet>(model::detect_architecture(state, options, path));
   nn::load_weights(*net, state, path);
-  return Model(make_impl(std::move(net), options));
+  auto impl = make_impl(std::move(net), options);
+  impl->metadata = state.metadata;
+  return Model(std::move(impl));
 }
 
 Model Model::random(const std::string& architecture, uint64_t seed, const LoadOptions& options) {
@@ -112,6 +115,8 @@ Model Model::random(const std::string& architecture, uint64_t seed, const LoadOp
 }
 
 const ModelConfig& Model::config() const { return impl_->net->config; }
+
+const std::map<std::string, std::string>& Model::metadata() const { return impl_->metadata; }
 
 Precision Model::precision() const {
   return impl_->net->compute_dtype == torch::kBFloat16 ? Precision::Bf16 : Precision::Fp32;

@@ -5,8 +5,6 @@
 #include "io/image.h"
 #include "nn/weights.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <map>
 
@@ -65,6 +63,19 @@ RetrievalAccuracy retrieval_accuracy(const torch::Tensor& image_features, const 
   return retrieval_accuracy(torch::matmul(images, captions.t()), relevant);
 }
 
+torch::Tensor caption_embeddings(ClipModel& model, const TextTokenizer& tokenizer, const std::vector<std::string>& captions,
+                                 int64_t batch_size) {
+  if (batch_size < 1) throw Error("retrieval: the batch size must be positive, got " + std::to_string(batch_size));
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> features;
+  for (size_t first = 0; first < captions.size(); first += static_cast<size_t>(batch_size)) {
+    const auto last = std::min(captions.size(), first + static_cast<size_t>(batch_size));
+    const std::vector<std::string> batch(captions.begin() + first, captions.begin() + last);
+    features.push_back(model.encode_text(tokenizer.encode(batch, model.config.context)));
+  }
+  return torch::cat(features);
+}
+
 RetrievalAccuracy evaluate_retrieval(ClipModel& model, const TextTokenizer& tokenizer,
                                      const std::vector<CaptionedImage>& images, int64_t batch_size) {
   if (batch_size < 1) throw Error("retrieval: the batch size must be positive, got " + std::to_string(batch_size));
@@ -72,45 +83,25 @@ RetrievalAccuracy evaluate_retrieval(ClipModel& model, const TextTokenizer& toke
   const auto count = static_cast<int64_t>(images.size());
   std::vector<CaptionedImage> readable;
   std::vector<torch::Tensor> image_features;
-  RetrievalAccuracy accuracy;
+  std::vector<std::string> unreadable;
   // Decoded a batch at a time, so that a large held-out set never sits in memory as pixels.
   for (int64_t first = 0; first < count; first += batch_size) {
     const int64_t last = std::min(count, first + batch_size);
-    std::vector<torch::Tensor> pixels(static_cast<size_t>(last - first));
-    std::vector<std::string> errors(pixels.size());
-    at::parallel_for(first, last, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        try {
-          pixels[i - first] = io::load_image(images[i].path, model.config.image_size);
-        } catch (const Error& e) {
-          errors[i - first] = e.what();
-        }
-      }
-    });
-    std::vector<torch::Tensor> batch;
-    for (size_t j = 0; j < pixels.size(); ++j) {
-      if (pixels[j].defined()) {
-        batch.push_back(pixels[j]);
-        readable.push_back(images[first + j]);
-      } else {
-        accuracy.unreadable.push_back(errors[j]);
-      }
-    }
-    if (!batch.empty()) image_features.push_back(model.encode_image(torch::cat(batch)));
+    std::vector<std::string> paths;
+    for (int64_t i = first; i < last; ++i) paths.push_back(images[i].path);
+    auto batch = io::load_images(paths, model.config.image_size);
+    for (size_t j : batch.readable) readable.push_back(images[first + j]);
+    unreadable.insert(unreadable.end(), batch.errors.begin(), batch.errors.end());
+    if (batch.images.defined()) image_features.push_back(model.encode_image(batch.images));
   }
   if (readable.empty()) {
     throw Error("retrieval: none of the " + std::to_string(count) + " images can be read" +
-                (accuracy.unreadable.empty() ? std::string() : " (first: " + accuracy.unreadable.front() + ")"));
+                (unreadable.empty() ? std::string() : " (first: " + unreadable.front() + ")"));
   }
   const auto candidates = caption_candidates(readable);
-  std::vector<torch::Tensor> caption_features;
-  for (size_t first = 0; first < candidates.captions.size(); first += static_cast<size_t>(batch_size)) {
-    const auto last = std::min(candidates.captions.size(), first + static_cast<size_t>(batch_size));
-    const std::vector<std::string> batch(candidates.captions.begin() + first, candidates.captions.begin() + last);
-    caption_features.push_back(model.encode_text(tokenizer.encode(batch, model.config.context)));
-  }
-  auto unreadable = std::move(accuracy.unreadable);
-  accuracy = retrieval_accuracy(torch::cat(image_features), torch::cat(caption_features), candidates.relevant);
+  auto accuracy = retrieval_accuracy(torch::cat(image_features),
+                                     caption_embeddings(model, tokenizer, candidates.captions, batch_size),
+                                     candidates.relevant);
   accuracy.unreadable = std::move(unreadable);
   return accuracy;
 }

@@ -45,6 +45,11 @@ RetrievalAccuracy retrieval_accuracy(const torch::Tensor& similarity, const torc
 RetrievalAccuracy retrieval_accuracy(const torch::Tensor& image_features, const torch::Tensor& caption_features,
                                      const torch::Tensor& relevant);
 
+// The text tower's embeddings of `captions` (captions x embed_dim, not normalised), `batch_size` at a
+// time without gradients.
+torch::Tensor caption_embeddings(ClipModel& model, const TextTokenizer& tokenizer, const std::vector<std::string>& captions,
+                                 int64_t batch_size = 64);
+
 // A CLIP model's zero-shot retrieval on `images`: each read and centre-cropped to the model's size
 // as `tokenflow encode` does (io::load_image), embedded `batch_size` at a time without gradients;
 // images that cannot be read are left out (with their captions) and listed in `unreadable`. Throws

@@ -146,14 +146,8 @@ CaptionedImages read_captioned_images(const std::string& captions, const std::st
     if (file.bad()) throw Error(captions + ": cannot read the captions");
   }
   CaptionedImages result;
-  std::ifstream file = io::open_for_reading(list);
-  const fs::path folder = fs::path(list).parent_path();
-  std::set<std::string> listed;
-  for (std::string line; std::getline(file, line);) {
-    const std::string path = trimmed(line);
-    if (path.empty() || path[0] == '#') continue;
-    const std::string image = resolved(folder, path);
-    if (!listed.insert(image).second) continue;
+  const auto listed = read_image_list(list);
+  for (const auto& image : listed) {
     const auto found = captions_of.find(image);
     if (found == captions_of.end()) {
       ++result.uncaptioned;
@@ -161,11 +155,25 @@ CaptionedImages read_captioned_images(const std::string& captions, const std::st
       result.images.push_back({image, found->second});
     }
   }
-  if (file.bad()) throw Error(list + ": cannot read the list of images");
   if (result.images.empty()) {
     throw Error(list + ": none of its " + std::to_string(listed.size()) + " images has a caption in " + captions);
   }
   return result;
+}
+
+std::vector<std::string> read_image_list(const std::string& list) {
+  std::ifstream file = io::open_for_reading(list);
+  const fs::path folder = fs::path(list).parent_path();
+  std::vector<std::string> images;
+  std::set<std::string> listed;
+  for (std::string line; std::getline(file, line);) {
+    const std::string path = trimmed(line);
+    if (path.empty() || path[0] == '#') continue;
+    const std::string image = resolved(folder, path);
+    if (listed.insert(image).second) images.push_back(image);
+  }
+  if (file.bad()) throw Error(list + ": cannot read the list of images");
+  return images;
 }
 
 double teacher_learning_rate(int64_t step, double lr, int64_t warmup, int64_t steps) {

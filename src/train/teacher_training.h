@@ -29,6 +29,11 @@ struct CaptionedImages {
 // for a line without a tab, or a list none of whose images has a caption.
 CaptionedImages read_captioned_images(const std::string& captions, const std::string& list);
 
+// The images of a list file as read_captioned_images reads them: absolute, normalised paths (so that
+// they match its CaptionedImage::path), each once, in list order. Throws tokenflow::Error naming the
+// file when it cannot be read; an empty list is no error here.
+std::vector<std::string> read_image_list(const std::string& list);
+
 struct TeacherTrainingOptions {
   std::string captions;    // captions.tsv
   std::string train_list;  // the training images

@@ -1,8 +1,12 @@
 // The `tokenflow` binary, run as a user runs it: on the parity fixtures (official outputs), on
 // broken inputs, and on the README's examples.
 #include "cli_fixture.h"
+#include "io/checkpoint.h"
 #include "io/image.h"
 #include "io/npy.h"
+#include "io/safetensors.h"
+
+#include <tokenflow/tokenflow.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -12,8 +16,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -220,9 +227,6 @@ TEST_F(Cli, UnknownFlagFails) {
   expect_clean_failure({"encode", "-m", kModel, kInput, "-o", path("tokens.npy"), "--bogus"}, "--bogus");
 }
 
-TEST_F(Cli, MissingModelFails) {
-  expect_clean_failure({"encode", kInput, "-o", path("tokens.npy")}, "--model is required");
-}
 
 TEST_F(Cli, UnsupportedOutputFails) {
   expect_clean_failure({"encode", "-m", kModel, kInput, "-o", path("tokens.txt")}, "tokens.txt");
@@ -232,6 +236,163 @@ TEST_F(Cli, FailedSecondOutputRemovesTheFirst) {
   expect_clean_failure({"encode", "-m", kModel, kInput, "-o", path("tokens.npy"),
                         "--features", path("missing_dir/features.npy")},
                        "missing_dir");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shipping a model: `convert` to a smaller dtype with provenance, and the default model
+
+// The JSON header of a safetensors file, as written: tensor entries and "__metadata__".
+json safetensors_header(const std::string& path) {
+  const std::string bytes = read_file(path);
+  uint64_t size = 0;
+  std::memcpy(&size, bytes.data(), sizeof(size));
+  return json::parse(bytes.substr(sizeof(size), size));
+}
+
+double psnr(const torch::Tensor& a, const torch::Tensor& b) {  // values in [-1, 1]: peak-to-peak 2
+  return 10.0 * std::log10(4.0 / (a - b).pow(2).mean().item<double>());
+}
+
+// TOKENFLOW_MODEL set to `value` (unset for nullopt) while the object lives; the commands a test runs
+// inherit it.
+class ModelVariable {
+ public:
+  explicit ModelVariable(const std::optional<std::string>& value) {
+    if (const char* previous = std::getenv(kName)) previous_ = previous;
+    set(value);
+  }
+  ~ModelVariable() { set(previous_); }
+  ModelVariable(const ModelVariable&) = delete;
+  ModelVariable& operator=(const ModelVariable&) = delete;
+
+ private:
+  static void set(const std::optional<std::string>& value) {
+    if (value) ::setenv(kName, value->c_str(), 1);
+    else ::unsetenv(kName);
+  }
+  static constexpr const char* kName = "TOKENFLOW_MODEL";
+  std::optional<std::string> previous_;
+};
+
+TEST_F(Cli, ConvertCastsToBfloat16AndRecordsProvenance) {
+  const CommandResult convert = run_tokenflow({"convert", kModel, path("model.safetensors"), "--dtype", "bf16",
+                                               "--metadata", "data=parity fixture", "--metadata", "date=2025-11-22"});
+  ASSERT_EQ(convert.status, 0) << convert.err;
+  // The fixture is an official training checkpoint: its `steps` (0) is added.
+  const std::map<std::string, std::string> provenance = {{"data", "parity fixture"}, {"date", "2025-11-22"}, {"steps", "0"}};
+
+  const json header = safetensors_header(path("model.safetensors"));
+  EXPECT_EQ(header.at("__metadata__"), json(provenance));
+  const auto original = tokenflow::io::load_state_dict(kModel);
+  const auto converted = tokenflow::io::read_safetensors(path("model.safetensors"));
+  EXPECT_EQ(converted.metadata, provenance);
+  ASSERT_EQ(converted.names, original.names);
+  for (const auto& name : original.names) {
+    const torch::Tensor& stored = original.tensors.at(name);
+    // The codebook usage window holds indices as float32, which bfloat16 would round.
+    const bool cast = stored.is_floating_point() && name != "quantize.codebook_used";
+    EXPECT_EQ(header.at(name).at("dtype"), cast ? "BF16" : "F32") << name;
+    EXPECT_TRUE(torch::equal(converted.tensors.at(name), cast ? stored.to(torch::kBFloat16) : stored)) << name;
+  }
+
+  const CommandResult text = run_tokenflow({"info", "-m", path("model.safetensors")});
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_TRUE(std::regex_search(text.out, std::regex("\nprovenance:\n  data: +parity fixture\n  date: +2025-11-22\n"
+                                                     "  steps: +0\n$")))
+      << text.out;
+  const CommandResult as_json = run_tokenflow({"info", "-m", path("model.safetensors"), "--json"});
+  ASSERT_EQ(as_json.status, 0) << as_json.err;
+  EXPECT_EQ(json::parse(as_json.out).at("metadata"), json(provenance));
+  const CommandResult original_info = run_tokenflow({"info", "-m", kModel, "--json"});
+  EXPECT_EQ(json::parse(original_info.out).at("metadata"), json::object());
+
+  // Converting the safetensors file again keeps its metadata; --metadata adds and replaces.
+  const CommandResult again = run_tokenflow({"convert", "-m", path("model.safetensors"), "-o", path("half.safetensors"),
+                                             "--dtype", "fp16", "--metadata", "date=2025-11-23", "--metadata", "note=a=b"});
+  ASSERT_EQ(again.status, 0) << again.err;
+  const json half = safetensors_header(path("half.safetensors"));
+  EXPECT_EQ(half.at("__metadata__"),
+            json({{"data", "parity fixture"}, {"date", "2025-11-23"}, {"note", "a=b"}, {"steps", "0"}}));
+  EXPECT_EQ(half.at("decoder.conv_out.weight").at("dtype"), "F16");
+}
+
+// What ships: weights stored in bf16 or fp16, computed in float32, close to the float32 weights.
+TEST_F(Cli, HalfPrecisionExportsReconstructCloseToFloat32) {
+  const std::string indices = fixture("clipb224", "indices.npy");
+  const torch::Tensor reference = load_npy(fixture("clipb224", "recon_from_codes.npy"));
+  for (const std::string dtype : {"bf16", "fp16"}) {
+    const std::string model = path(dtype + ".safetensors");
+    ASSERT_EQ(run_tokenflow({"convert", kModel, model, "--dtype", dtype}).status, 0) << dtype;
+    const CommandResult decode = run_tokenflow({"decode", "-m", model, indices, "-o", path(dtype + ".npy")});
+    ASSERT_EQ(decode.status, 0) << decode.err;
+    const double decoded_psnr = psnr(load_npy(path(dtype + ".npy")), reference);
+    std::printf("  %s weights: decoder PSNR against the float32 weights %.1f dB\n", dtype.c_str(), decoded_psnr);
+    EXPECT_GT(decoded_psnr, 35.0) << dtype;
+  }
+}
+
+TEST_F(Cli, ConvertWritesTheEmaOrModelWeights) {
+  const std::string both = fixture("clipb256e", "model.pt");  // `ema`, and a decoy `model`
+  ASSERT_EQ(run_tokenflow({"convert", both, path("default.safetensors")}).status, 0);
+  ASSERT_EQ(run_tokenflow({"convert", both, path("model.safetensors"), "--weights", "model"}).status, 0);
+  const auto chosen = tokenflow::io::read_safetensors(path("default.safetensors"));
+  const auto model = tokenflow::io::read_safetensors(path("model.safetensors"));
+  const auto expected_ema = tokenflow::io::load_state_dict(both, "ema");
+  const auto expected_model = tokenflow::io::load_state_dict(both, "model");
+  const std::string decoy = "decoder.conv_out.bias";
+  EXPECT_TRUE(torch::equal(chosen.tensors.at(decoy), expected_ema.tensors.at(decoy)));
+  EXPECT_TRUE(torch::equal(model.tensors.at(decoy), expected_model.tensors.at(decoy)));
+  EXPECT_FALSE(torch::equal(chosen.tensors.at(decoy), model.tensors.at(decoy)));
+
+  expect_clean_failure({"convert", kModel, path("ema.safetensors"), "--weights", "ema"}, "no entry `ema`");
+}
+
+TEST_F(Cli, ConvertRefusesBadOptions) {
+  expect_clean_failure({"convert", kModel, path("model.safetensors"), "--metadata", "no-value"}, "KEY=VALUE");
+  expect_clean_failure({"convert", kModel, path("model.safetensors"), "--metadata", "=value"}, "KEY=VALUE");
+  expect_clean_failure({"convert", kModel, path("model.safetensors"), "--dtype", "int8"}, "--dtype");
+  expect_clean_failure({"convert", kModel, path("model.safetensors"), "--weights", "best"}, "--weights");
+}
+
+TEST_F(Cli, TheModelVariableNamesTheDefaultModel) {
+  const ModelVariable variable(kModel);
+  const CommandResult info = run_tokenflow({"info"});
+  ASSERT_EQ(info.status, 0) << info.err;
+  EXPECT_EQ(info.out.rfind("model:", 0), 0u) << info.out;
+  EXPECT_NE(info.out.find(" " + kModel + "\n"), std::string::npos) << info.out;
+  const CommandResult encode = run_tokenflow({"encode", kInput, "-o", path("tokens.npy")});
+  ASSERT_EQ(encode.status, 0) << encode.err;
+  EXPECT_TRUE(torch::equal(load_npy(path("tokens.npy")), load_npy(fixture("clipb224", "indices.npy"))));
+}
+
+TEST_F(Cli, AMissingDefaultModelFailsWithOneLine) {
+  const std::string absent = path("absent.safetensors");
+  {
+    const ModelVariable variable(absent);
+    for (const std::vector<std::string>& command :
+         {std::vector<std::string>{"encode", kInput, "-o", path("tokens.npy")},
+          {"decode", fixture("clipb224", "indices.npy"), "-o", path("recon.npy")},
+          {"reconstruct", kInput, "-o", path("recon.npy")},
+          {"embed", kInput, "-o", path("features.npy")},
+          {"info"}})
+      expect_clean_failure(command, "no model given (-m) and the default model " + absent + " is missing");
+  }
+  // Without the variable, the model shipped in the source tree (compiled in).
+  const ModelVariable unset(std::nullopt);
+  const std::string shipped = tokenflow::default_model_path();
+  EXPECT_EQ(fs::path(shipped), fs::path(TOKENFLOW_README).parent_path() / "models" / "tokenflow-small.safetensors");
+  if (fs::exists(shipped))
+    EXPECT_EQ(run_tokenflow({"info"}).status, 0);
+  else
+    expect_clean_failure({"info"}, "the default model " + shipped + " is missing");
+}
+
+TEST_F(Cli, HelpNamesTheDefaultModel) {
+  const ModelVariable unset(std::nullopt);
+  const CommandResult help = run_tokenflow({"encode", "--help"});
+  ASSERT_EQ(help.status, 0) << help.err;
+  EXPECT_NE(help.out.find("$TOKENFLOW_MODEL"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find(tokenflow::default_model_path()), std::string::npos) << help.out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,11 +6,13 @@
 #include "io/checkpoint.h"
 #include "io/image.h"
 #include "io/npy.h"
+#include "io/safetensors.h"
 #include "io/torch_archive.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <map>
 
 namespace {
 
@@ -123,6 +125,40 @@ TEST_F(TrainCli, LossFallsAndCheckpointsHaveTheOfficialLayout) {
     if (name.rfind("decoder.", 0) == 0 || name == "quantize.codebook_used") continue;
     EXPECT_TRUE(torch::equal(tuned.tensors.at(name), ours.tensors.at(name))) << "changed: " << name;
   }
+}
+
+// Shipping a run's result: `convert` writes the EMA weights (or with --weights the trained ones), in
+// bf16 if asked, with the checkpoint's step count beside the given provenance, ready for `encode`.
+TEST_F(TrainCli, ConvertExportsACheckpointWithItsStepCount) {
+  const auto run = run_tokenflow(with(replaced(train_args("run", 2), "--perceptual", "none"), {"--ema", "--ckpt-every", "100"}));
+  ASSERT_EQ(run.status, 0) << run.err;
+  const std::string checkpoint = path("run/checkpoints/0000002.pt");
+  const auto ema = run_tokenflow({"convert", checkpoint, path("ema.safetensors"), "--dtype", "bf16", "--metadata", "data=patterns"});
+  ASSERT_EQ(ema.status, 0) << ema.err;
+  const auto trained = run_tokenflow({"convert", checkpoint, path("model.safetensors"), "--weights", "model",
+                                      "--metadata", "steps=2 of 2"});
+  ASSERT_EQ(trained.status, 0) << trained.err;
+
+  const auto ema_file = tokenflow::io::read_safetensors(path("ema.safetensors"));
+  const auto model_file = tokenflow::io::read_safetensors(path("model.safetensors"));
+  EXPECT_EQ(ema_file.metadata, (std::map<std::string, std::string>{{"data", "patterns"}, {"steps", "2"}}));
+  EXPECT_EQ(model_file.metadata, (std::map<std::string, std::string>{{"steps", "2 of 2"}}));
+  const auto stored_ema = tokenflow::io::load_state_dict(checkpoint, "ema");
+  const auto stored_model = tokenflow::io::load_state_dict(checkpoint, "model");
+  ASSERT_EQ(model_file.names, stored_model.names);
+  for (const auto& name : stored_model.names)
+    EXPECT_TRUE(torch::equal(model_file.tensors.at(name), stored_model.tensors.at(name))) << name;
+  const std::string weight = "decoder.conv_out.weight";
+  EXPECT_FALSE(torch::equal(stored_ema.tensors.at(weight), stored_model.tensors.at(weight)));
+  EXPECT_TRUE(torch::equal(ema_file.tensors.at(weight), stored_ema.tensors.at(weight).to(torch::kBFloat16)));
+  EXPECT_EQ(ema_file.tensors.at("quantize.codebook_used").scalar_type(), torch::kFloat32);
+
+  const auto info = run_tokenflow({"info", "-m", path("ema.safetensors")});
+  ASSERT_EQ(info.status, 0) << info.err;
+  EXPECT_NE(info.out.find("provenance:\n  data:           patterns\n  steps:          2\n"), std::string::npos) << info.out;
+  const auto encode = run_tokenflow({"encode", "-m", path("ema.safetensors"), path("images/image00.png"), "-o", path("tokens.npy")});
+  ASSERT_EQ(encode.status, 0) << encode.err;
+  EXPECT_EQ(tokenflow::io::load_npy(path("tokens.npy")).sizes(), torch::IntArrayRef({1, 1 + 4 + 16}));
 }
 
 TEST_F(TrainCli, ResumeRepeatsTheUninterruptedRun) {

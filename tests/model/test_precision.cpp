@@ -1,4 +1,7 @@
-// The fast (bf16) mode against the official outputs on the parity fixtures.
+// The fast (bf16) mode against the official outputs on the parity fixtures, and checkpoints stored in
+// bfloat16 or float16.
+#include "io/checkpoint.h"
+#include "io/io_test_util.h"
 #include "parity_fixture.h"
 
 #include <tokenflow/tokenflow.h>
@@ -40,6 +43,41 @@ TEST_P(Bf16, StaysCloseToTheOfficialOutputs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Bf16, ::testing::Values("clipb224", "clipb256e", "siglip384"));
+
+// A checkpoint stored in a 16-bit type (as `tokenflow convert --dtype` ships one) loads into float32
+// networks: in Fp32 it computes exactly what the float32 weights rounded to that type compute.
+class StoredDtype : public ::testing::TestWithParam<torch::ScalarType> {};
+
+TEST_P(StoredDtype, ComputesInFloat32AsTheRoundedWeights) {
+  const io::StateDict original = io::load_state_dict(parity_path("clipb224", "model.pt"));
+  io::StateDict stored = original, rounded = original;
+  for (const auto& [name, tensor] : original.tensors) {
+    if (!tensor.is_floating_point()) continue;
+    stored.tensors[name] = tensor.to(GetParam());
+    rounded.tensors[name] = tensor.to(GetParam()).to(torch::kFloat32);
+  }
+  io::test::ScratchDir dir;
+  io::save_safetensors(dir.file("stored.safetensors"), stored);
+  io::save_safetensors(dir.file("rounded.safetensors"), rounded);
+  const auto from_stored = Model::load(dir.file("stored.safetensors"));
+  const auto from_rounded = Model::load(dir.file("rounded.safetensors"));
+  EXPECT_EQ(from_stored.precision(), Precision::Fp32);
+
+  const auto input = parity_tensor("clipb224", "input");
+  const auto a = from_stored.encode(input), b = from_rounded.encode(input);
+  EXPECT_TRUE(torch::equal(a.indices, b.indices));
+  EXPECT_TRUE(torch::equal(a.features, b.features));
+  const auto indices = parity_tensor("clipb224", "indices");
+  const auto decoded = from_stored.decode_indices(indices);
+  EXPECT_EQ(decoded.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::equal(decoded, from_rounded.decode_indices(indices)));
+  EXPECT_TRUE(torch::equal(from_stored.semantic_reconstruction(a.features), from_rounded.semantic_reconstruction(a.features)));
+  // The rounding is real: the float32 checkpoint decodes differently.
+  EXPECT_FALSE(torch::equal(decoded, Model::load(parity_path("clipb224", "model.pt")).decode_indices(indices)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, StoredDtype, ::testing::Values(torch::kBFloat16, torch::kFloat16),
+                         [](const auto& info) { return std::string(c10::toString(info.param)); });
 
 }  // namespace
 }  // namespace tokenflow

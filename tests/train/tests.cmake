@@ -5,3 +5,4 @@ tokenflow_test(test_train_distributed ${CMAKE_CURRENT_LIST_DIR}/test_distributed
 tokenflow_test(test_train_plot ${CMAKE_CURRENT_LIST_DIR}/test_loss_plot.cpp)
 tokenflow_test(test_train_teacher ${CMAKE_CURRENT_LIST_DIR}/test_teacher.cpp)
 tokenflow_test(test_train_clip ${CMAKE_CURRENT_LIST_DIR}/test_teacher_training.cpp)
+tokenflow_test(test_train_evaluation ${CMAKE_CURRENT_LIST_DIR}/test_tokenizer_evaluation.cpp)
