@@ -425,7 +425,7 @@ ordered_json config_json(const std::string& model_path, const ModelConfig& c, co
 std::string config_text(const std::string& model_path, const ModelConfig& c, const Metadata& metadata) {
   std::ostringstream text;
   const auto line = [&text](const std::string& key, const std::string& value) {
-    text << std::left << std::setw(18) << (key + ":") << value << "\n";
+    text << std::left << std::setw(17) << (key + ":") << " " << value << "\n";
   };
   line("model", model_path);
   line("teacher", c.teacher_name());

@@ -55,8 +55,9 @@ enum class Precision { Auto, Fp32, Bf16 };
 struct LoadOptions {
   Precision precision = Precision::Fp32;
   std::string device = "cpu";  // or "cuda", "cuda:1", ... with a CUDA build of LibTorch
-  // Attention heads are not stored in a state dict. 0 = the official count for the released widths,
-  // otherwise 32-dimensional heads.
+  // Attention heads are not stored in a state dict. 0 = the count the checkpoint records (tokenflow's
+  // own: training checkpoints and their safetensors exports), else the official count for the
+  // released widths, else 32-dimensional heads.
   int semantic_heads = 0;
   int semantic_decoder_heads = 0;
   // Input resolution for CLIP checkpoints; 0 = the resolution of the position table, except that
@@ -100,7 +101,9 @@ class Model {
   const ModelConfig& config() const;
   Precision precision() const;  // Fp32 or Bf16, as resolved at load
   // The provenance a .safetensors checkpoint records in its "__metadata__" map (training data,
-  // steps, date, ... as `tokenflow convert --metadata` wrote them); empty for other checkpoints.
+  // steps, date, ... as `tokenflow convert --metadata` wrote them). A tokenflow training checkpoint
+  // (.pt) gives the attention heads it records (tokenflow.semantic_heads, tokenflow.semantic_decoder_heads);
+  // other checkpoints give nothing.
   const std::map<std::string, std::string>& metadata() const;
 
   // Continuous features before quantisation.

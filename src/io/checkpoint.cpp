@@ -46,6 +46,20 @@ bool is_torchscript_module(const pickle::Value& value) {
   return value.kind == pickle::Value::Kind::Opaque && value.text.rfind("__torch__.", 0) == 0;
 }
 
+// A tokenflow training checkpoint records in its `args` the attention heads of the semantic encoder
+// and decoder, which no tensor shows (model::detect_architecture); they are handed on as the metadata
+// a safetensors file would carry, so that `convert` keeps them too. Official checkpoints have neither.
+void read_recorded_heads(const pickle::Value& root, StateDict& state) {
+  const pickle::Value* args = root.kind == pickle::Value::Kind::Dict ? root.get("args") : nullptr;
+  if (args == nullptr) return;
+  for (const char* name : {"semantic_heads", "semantic_decoder_heads"}) {
+    const pickle::Value* heads = args->get(name);
+    if (heads != nullptr && heads->kind == pickle::Value::Kind::Int) {
+      state.metadata[std::string("tokenflow.") + name] = std::to_string(heads->integer);
+    }
+  }
+}
+
 // `key` given: that entry. Otherwise the official choice: ema, model, state_dict, the whole dict; or
 // for a TorchScript module its whole state_dict() (the official loaders never pick a submodule).
 StateDict load_torch_archive(const std::string& path, const std::optional<std::string>& key) {
@@ -70,7 +84,9 @@ StateDict load_torch_archive(const std::string& path, const std::optional<std::s
   if (chosen->kind != pickle::Value::Kind::Dict && !is_torchscript_module(*chosen)) {
     throw Error(path + ": " + chosen_name + " is not a state dict (" + chosen->describe() + ")");
   }
-  return archive.read_tensors(*chosen);
+  StateDict state = archive.read_tensors(*chosen);
+  read_recorded_heads(root, state);
+  return state;
 }
 
 StateDict load(const std::string& path, const std::optional<std::string>& key) {

@@ -78,6 +78,9 @@ io::pickle::SaveValue official_args(const TrainingRunOptions& o, const ModelConf
       .set("codebook_size", c.codebook_size)
       .set("codebook_embed_dim", c.pixel_code_dim)
       .set("semantic_code_dim", c.semantic_code_dim)
+      // tokenflow's: the heads no tensor shows, read back by io::load_state_dict.
+      .set("semantic_heads", c.semantic_heads)
+      .set("semantic_decoder_heads", c.semantic_decoder_heads)
       .set("codebook_l2_norm", true)
       .set("entropy_loss_ratio", s.loss.entropy_ratio)
       .set("commit_loss_beta", s.loss.commit_beta)

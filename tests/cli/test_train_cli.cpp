@@ -141,8 +141,23 @@ TEST_F(TrainCli, ConvertExportsACheckpointWithItsStepCount) {
 
   const auto ema_file = tokenflow::io::read_safetensors(path("ema.safetensors"));
   const auto model_file = tokenflow::io::read_safetensors(path("model.safetensors"));
-  EXPECT_EQ(ema_file.metadata, (std::map<std::string, std::string>{{"data", "patterns"}, {"steps", "2"}}));
-  EXPECT_EQ(model_file.metadata, (std::map<std::string, std::string>{{"steps", "2 of 2"}}));
+  // The heads, which no tensor shows, travel from the checkpoint's args: the teacher's 1 (width 64,
+  // OpenAI's width / 64) and --semantic-decoder-heads 2.
+  const std::map<std::string, std::string> heads = {{"tokenflow.semantic_heads", "1"},
+                                                    {"tokenflow.semantic_decoder_heads", "2"}};
+  auto expected = heads;
+  expected.insert({{"data", "patterns"}, {"steps", "2"}});
+  EXPECT_EQ(ema_file.metadata, expected);
+  expected = heads;
+  expected.insert({"steps", "2 of 2"});
+  EXPECT_EQ(model_file.metadata, expected);
+  for (const auto& file : {checkpoint, path("ema.safetensors")}) {
+    const auto json = run_tokenflow({"info", "-m", file, "--json"});
+    ASSERT_EQ(json.status, 0) << json.err;
+    const auto config = nlohmann::json::parse(json.out);
+    EXPECT_EQ(config["semantic_encoder"]["heads"], 1) << file;
+    EXPECT_EQ(config["semantic_decoder"]["heads"], 2) << file;
+  }
   const auto stored_ema = tokenflow::io::load_state_dict(checkpoint, "ema");
   const auto stored_model = tokenflow::io::load_state_dict(checkpoint, "model");
   ASSERT_EQ(model_file.names, stored_model.names);
@@ -156,6 +171,7 @@ TEST_F(TrainCli, ConvertExportsACheckpointWithItsStepCount) {
   const auto info = run_tokenflow({"info", "-m", path("ema.safetensors")});
   ASSERT_EQ(info.status, 0) << info.err;
   EXPECT_NE(info.out.find("provenance:\n  data:           patterns\n  steps:          2\n"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("  tokenflow.semantic_heads: 1\n"), std::string::npos) << info.out;
   const auto encode = run_tokenflow({"encode", "-m", path("ema.safetensors"), path("images/image00.png"), "-o", path("tokens.npy")});
   ASSERT_EQ(encode.status, 0) << encode.err;
   EXPECT_EQ(tokenflow::io::load_npy(path("tokens.npy")).sizes(), torch::IntArrayRef({1, 1 + 4 + 16}));
