@@ -11,6 +11,7 @@
 #include "train/dataset.h"
 #include "train/optimizer_state.h"
 #include "train/progress.h"
+#include "train/run_folder.h"
 
 #include <nlohmann/json.hpp>
 
@@ -183,12 +184,6 @@ double teacher_learning_rate(int64_t step, double lr, int64_t warmup, int64_t st
   return 0.5 * (1 + std::cos(kPi * static_cast<double>(step - warmup) / static_cast<double>(decay_steps))) * lr;
 }
 
-std::string teacher_checkpoint_path(const std::string& output, int64_t step) {
-  std::ostringstream name;
-  name << std::setfill('0') << std::setw(7) << step << ".pt";
-  return (fs::path(output) / "checkpoints" / name.str()).string();
-}
-
 std::vector<TeacherStepRecord> run_teacher_training(const TeacherTrainingOptions& options) {
   if (options.output.empty()) throw Error("teacher training needs a run folder (--output)");
   if (options.log_every < 1 || options.checkpoint_every < 1 || options.warmup < 0) {
@@ -329,7 +324,7 @@ std::vector<TeacherStepRecord> run_teacher_training(const TeacherTrainingOptions
       reported_skips = skipped.count;
     }
     if (steps % options.checkpoint_every == 0 || steps == options.steps) {
-      const auto path = teacher_checkpoint_path(options.output, steps);
+      const auto path = checkpoint_path(options.output, steps);
       save_checkpoint(path, *model, *tokenizer, *optimizer, steps, args);
       std::fprintf(stderr, "%ssaved %s\n", live ? "\n" : "", path.c_str());
       evaluate(steps);

@@ -69,7 +69,4 @@ double teacher_learning_rate(int64_t step, double lr, int64_t warmup, int64_t st
 // the steps it ran, in order.
 std::vector<TeacherStepRecord> run_teacher_training(const TeacherTrainingOptions& options);
 
-// <output>/checkpoints/<step, 7 digits>.pt
-std::string teacher_checkpoint_path(const std::string& output, int64_t step);
-
 }  // namespace tokenflow::train

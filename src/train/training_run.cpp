@@ -158,12 +158,6 @@ std::string progress_line(const StepRecord& r, int64_t last_step, double steps_p
 
 }  // namespace
 
-std::string checkpoint_path(const std::string& output, int64_t step) {
-  std::ostringstream name;
-  name << std::setfill('0') << std::setw(7) << step << ".pt";
-  return (fs::path(output) / "checkpoints" / name.str()).string();
-}
-
 std::vector<StepRecord> run_training(const TrainingRunOptions& options, DataParallelGroup& group) {
   if (options.teacher.empty()) throw Error("training needs a semantic teacher (--teacher)");
   if (options.output.empty()) throw Error("training needs a run folder (--output)");

@@ -5,6 +5,7 @@
 // this and only rank 0 writes.
 #include "train/distributed.h"
 #include "train/new_tokenizer.h"
+#include "train/run_folder.h"
 #include "train/trainer.h"
 
 #include <string>
@@ -42,8 +43,5 @@ struct StepRecord {
 // Runs from the current step (0, or the resumed checkpoint's) to options.steps. Returns the records
 // of the steps it ran, in order.
 std::vector<StepRecord> run_training(const TrainingRunOptions& options, DataParallelGroup& group);
-
-// The checkpoint a run writes at `step`: <output>/checkpoints/<step, 7 digits>.pt as vq_train.py names them.
-std::string checkpoint_path(const std::string& output, int64_t step);
 
 }  // namespace tokenflow::train

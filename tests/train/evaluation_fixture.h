@@ -7,6 +7,7 @@
 #include "io/safetensors.h"
 #include "nn/weights.h"
 #include "train/new_tokenizer.h"
+#include "train/run_folder.h"
 #include "train/teacher_training.h"
 
 #include <torch/torch.h>
@@ -79,7 +80,7 @@ inline EvaluationFixture make_evaluation_fixture(const std::filesystem::path& fo
   run.workers = 1;
   run.progress = false;
   run_teacher_training(run);
-  fixture.teacher = teacher_checkpoint_path(run.output, 1);
+  fixture.teacher = checkpoint_path(run.output, 1);
 
   NewTokenizerOptions shape;
   shape.codebook_size = 64;

@@ -8,6 +8,7 @@
 #include "train/clip_model.h"
 #include "train/retrieval.h"
 #include "train/teacher.h"
+#include "train/run_folder.h"
 #include "train/teacher_training.h"
 #include "train/text_tokenizer.h"
 
@@ -237,7 +238,7 @@ TEST(TeacherTraining, LearnsColoursAndPatternsAndServesAsTeacher) {
   for (size_t i = 35; i < 40; ++i) late += records[i].loss / 5;
   EXPECT_LT(late, records.front().loss - 0.5) << "first " << records.front().loss << ", last five " << late;
 
-  const auto checkpoint = teacher_checkpoint_path(options.output, 40);
+  const auto checkpoint = checkpoint_path(options.output, 40);
   auto trained = load_clip(checkpoint);
   const auto accuracy = evaluate_retrieval(*trained.model, trained.tokenizer, data.images);
   EXPECT_EQ(accuracy.captions, 8);
@@ -270,7 +271,7 @@ TEST(TeacherTraining, ResumeRepeatsTheUninterruptedRun) {
   // Continued from the uninterrupted run's checkpoint at step 3, in a run folder of its own.
   auto second = whole;
   second.output = dir.file("resumed");
-  second.resume = teacher_checkpoint_path(whole.output, 3);
+  second.resume = checkpoint_path(whole.output, 3);
   const auto resumed = run_teacher_training(second);
   ASSERT_EQ(resumed.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
