@@ -44,7 +44,7 @@ data="$repo/data"
 teacher_steps=1000
 teacher_args=(--image-size 64 --patch 8 --width 256 --layers 6 --text-width 256 --text-layers 4
               --embed-dim 256 --global-batch-size 64 --ckpt-every 250 --global-seed 0)
-tokenizer_steps=2000
+tokenizer_steps=1200
 tokenizer_args=(--image-size 128 --ch-mult 1,2,2,4 --pixel-channels 32 --z-channels 128 --res-blocks 2
                 --codebook-size 4096 --semantic-code-dim 32 --codebook-embed-dim 8
                 --semantic-decoder-layers 3 --semantic-decoder-heads 4 --perceptual none --disc-weight 0
@@ -96,10 +96,10 @@ stop_after baseline
 model="$repo/models/tokenflow-small.safetensors"
 baseline_model="$runs/baseline.safetensors"
 export_model() {
-  local checkpoint=$1 output=$2 data_note
+  local checkpoint=$1 output=$2 name=$3 data_note
   data_note="scripts/get-data.sh: $(wc -l < "$data/train.txt") training images ($(git -C "$repo" rev-parse --short HEAD))"
   "$tokenflow" convert "$checkpoint" -o "$output" --weights ema --dtype bf16 \
-    --metadata "name=tokenflow-small" \
+    --metadata "name=$name" \
     --metadata "data=$data_note" \
     --metadata "teacher=tokenflow train-teacher, $teacher_steps steps: ${teacher_args[*]}" \
     --metadata "recipe=tokenflow train: ${tokenizer_args[*]}" \
@@ -107,8 +107,8 @@ export_model() {
     --metadata "rebuild=scripts/train-default.sh"
 }
 mkdir -p "$repo/models"
-export_model "$(step_checkpoint "$tokenizer_run" "$tokenizer_steps")" "$model"
-export_model "$(step_checkpoint "$baseline_run" "$tokenizer_steps")" "$baseline_model"
+export_model "$(step_checkpoint "$tokenizer_run" "$tokenizer_steps")" "$model" tokenflow-small
+export_model "$(step_checkpoint "$baseline_run" "$tokenizer_steps")" "$baseline_model" tokenflow-small-pixel-only-baseline
 stop_after export
 
 card="$repo/docs/model-card"
