@@ -97,7 +97,7 @@ model="$repo/models/tokenflow-small.safetensors"
 baseline_model="$runs/baseline.safetensors"
 export_model() {
   local checkpoint=$1 output=$2 name=$3 data_note
-  data_note="scripts/get-data.sh: $(wc -l < "$data/train.txt") training images ($(git -C "$repo" rev-parse --short HEAD))"
+  data_note="scripts/get-data.sh: $(grep -vc "^#" "$data/train.txt") training images ($(git -C "$repo" rev-parse --short HEAD))"
   "$tokenflow" convert "$checkpoint" -o "$output" --weights ema --dtype bf16 \
     --metadata "name=$name" \
     --metadata "data=$data_note" \
