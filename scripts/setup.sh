@@ -5,8 +5,9 @@
 #   scripts/setup.sh          install and build
 #   scripts/setup.sh --run    install, build, then run the main job
 #
-# The main job, until the project ships a trained model: a round trip through the tiny CLIP model of
-# the parity fixtures (../shared/parity, beside the checkout), writing its outputs under build/.
+# The main job: the shipped model (models/tokenflow-small.safetensors, the default of every command)
+# on the bundled photograph examples/wine.jpg: its provenance, a reconstruction with its PSNR, the
+# tokens and the image decoded from them, and the understanding features, all under build/.
 set -euo pipefail
 
 usage() { echo "usage: scripts/setup.sh [--run]"; }
@@ -43,14 +44,10 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$(nproc)"
 
 if "$run_main_job"; then
-  fixture=../shared/parity/clipb256e
-  if [[ ! -f "$fixture/model.pt" ]]; then
-    echo "setup.sh: $fixture/model.pt not found: the parity fixtures belong in ../shared/parity, beside the checkout" >&2
-    exit 1
-  fi
   set -x
-  build/tokenflow info -m "$fixture/model.pt"
-  build/tokenflow reconstruct -m "$fixture/model.pt" "$fixture/input.npy" -o build/example_recon.npy
-  build/tokenflow encode -m "$fixture/model.pt" "$fixture/input.npy" -o build/example_tokens.json
-  build/tokenflow decode -m "$fixture/model.pt" build/example_tokens.json -o build/example_decoded.png
+  build/tokenflow info
+  build/tokenflow reconstruct examples/wine.jpg -o build/wine_reconstructed.png
+  build/tokenflow encode examples/wine.jpg -o build/wine_tokens.json
+  build/tokenflow decode build/wine_tokens.json -o build/wine_decoded.png
+  build/tokenflow embed examples/wine.jpg -o build/wine_features.npy
 fi

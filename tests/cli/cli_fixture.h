@@ -100,12 +100,15 @@ class Cli : public ::testing::Test {
   }
 
   // Runs README lines with build/ standing for the scratch directory (where the binary is linked),
-  // ../shared/parity for the configured fixtures and tests/ for the source tree's tests.
+  // ../shared/parity for the configured fixtures, tests/ for the source tree's tests and examples/
+  // for its bundled images.
   CommandResult run_examples(std::string script) const {
     fs::create_symlink(TOKENFLOW_CLI, dir_ / "tokenflow");
     replace_all(script, "build/", dir_.string() + "/");
     replace_all(script, "../shared/parity", TOKENFLOW_PARITY_DIR);
     replace_all(script, "tests/data", TOKENFLOW_TEST_DATA_DIR);
+    const fs::path examples = fs::path(TOKENFLOW_README).parent_path() / "examples";
+    replace_all(script, " examples/", " " + examples.string() + "/");
     write_file(path("examples.sh"), script);
     return run_shell("bash -euo pipefail " + quoted(path("examples.sh")));
   }
