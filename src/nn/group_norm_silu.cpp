@@ -188,8 +188,8 @@ torch::Tensor run(const torch::Tensor& x, int groups, const torch::Tensor& gamma
   return out;
 }
 
-// LibTorch's float32 channels-last GroupNorm is right and faster than this kernel (8 ms against 41 ms
-// on a 256 x 256 x 256 map here), so the kernel serves bfloat16 only.
+// LibTorch's float32 channels-last GroupNorm + SiLU is right and faster than this kernel (8-11 ms
+// against 16-19 ms on a 256 x 256 x 256 map here), so the kernel serves bfloat16 only.
 bool fused_kernel_applies(const torch::Tensor& x) {
   return x.dim() == 4 && x.device().is_cpu() && x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
          !x.is_contiguous() && x.scalar_type() == torch::kBFloat16;
