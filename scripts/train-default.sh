@@ -113,15 +113,17 @@ stop_after export
 
 card="$repo/docs/model-card"
 mkdir -p "$card"
-for name in tokenflow-small baseline; do
-  weights=$model
-  [[ "$name" == baseline ]] && weights=$baseline_model
+# measure NAME WEIGHTS [EVALUATE OPTIONS...]: the whole held-out split, with the teacher's semantics and
+# retrieval, into NAME.json; its photographs into NAME-photos.json (the options go to this one).
+measure() {
+  local name=$1 weights=$2
+  shift 2
   "$tokenflow" evaluate -m "$weights" --list "$data/val.txt" --teacher "$teacher" --captions "$data/captions.tsv" \
     -o "$card/$name.json"
-done
-"$tokenflow" evaluate -m "$model" --list "$data/photos-val.txt" -o "$card/tokenflow-small-photos.json" \
-  --contact-sheet "$card/contact-sheet.png"
-"$tokenflow" evaluate -m "$baseline_model" --list "$data/photos-val.txt" -o "$card/baseline-photos.json"
+  "$tokenflow" evaluate -m "$weights" --list "$data/photos-val.txt" -o "$card/$name-photos.json" "$@"
+}
+measure tokenflow-small "$model" --contact-sheet "$card/contact-sheet.png"
+measure baseline "$baseline_model"
 echo "train-default.sh: done: $model; measurements in $card"
 exit 0
 }

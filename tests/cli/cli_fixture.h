@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -40,6 +41,27 @@ inline void replace_all(std::string& text, const std::string& from, const std::s
   for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
     text.replace(at, from.size(), to);
 }
+
+// TOKENFLOW_MODEL set to `value` (unset for nullopt) while the object lives; the commands a test runs
+// inherit it.
+class ModelVariable {
+ public:
+  explicit ModelVariable(const std::optional<std::string>& value) {
+    if (const char* previous = std::getenv(kName)) previous_ = previous;
+    set(value);
+  }
+  ~ModelVariable() { set(previous_); }
+  ModelVariable(const ModelVariable&) = delete;
+  ModelVariable& operator=(const ModelVariable&) = delete;
+
+ private:
+  static void set(const std::optional<std::string>& value) {
+    if (value) ::setenv(kName, value->c_str(), 1);
+    else ::unsetenv(kName);
+  }
+  static constexpr const char* kName = "TOKENFLOW_MODEL";
+  std::optional<std::string> previous_;
+};
 
 struct CommandResult {
   int status = -1;

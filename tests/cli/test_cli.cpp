@@ -253,27 +253,6 @@ double psnr(const torch::Tensor& a, const torch::Tensor& b) {  // values in [-1,
   return 10.0 * std::log10(4.0 / (a - b).pow(2).mean().item<double>());
 }
 
-// TOKENFLOW_MODEL set to `value` (unset for nullopt) while the object lives; the commands a test runs
-// inherit it.
-class ModelVariable {
- public:
-  explicit ModelVariable(const std::optional<std::string>& value) {
-    if (const char* previous = std::getenv(kName)) previous_ = previous;
-    set(value);
-  }
-  ~ModelVariable() { set(previous_); }
-  ModelVariable(const ModelVariable&) = delete;
-  ModelVariable& operator=(const ModelVariable&) = delete;
-
- private:
-  static void set(const std::optional<std::string>& value) {
-    if (value) ::setenv(kName, value->c_str(), 1);
-    else ::unsetenv(kName);
-  }
-  static constexpr const char* kName = "TOKENFLOW_MODEL";
-  std::optional<std::string> previous_;
-};
-
 TEST_F(Cli, ConvertCastsToBfloat16AndRecordsProvenance) {
   const CommandResult convert = run_tokenflow({"convert", kModel, path("model.safetensors"), "--dtype", "bf16",
                                                "--metadata", "data=parity fixture", "--metadata", "date=2025-11-22"});
