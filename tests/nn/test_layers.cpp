@@ -153,5 +153,28 @@ TEST(GroupNormSilu, MatchesLibTorchInFloat32AndBfloat16) {
   EXPECT_TRUE(torch::equal(group_norm_silu(norm, x), expected));
 }
 
+// The bfloat16 kernel element by element: within one rounding of the float32 result computed from
+// the same bfloat16 input, for channel counts that fill whole 16-lane vectors and for a tail (40).
+TEST(GroupNormSilu, Bfloat16WithinOneRoundingOfFloat32) {
+  torch::NoGradGuard no_grad;
+  for (int channels : {64, 40}) {
+    torch::manual_seed(channels);
+    torch::nn::GroupNorm norm(torch::nn::GroupNormOptions(8, channels).eps(1e-6));
+    norm->weight.uniform_(0.5, 1.5);
+    norm->bias.uniform_(-0.5, 0.5);
+    auto x = (torch::randn({1, channels, 33, 17}) * 4 + 2).to(torch::kBFloat16);
+    auto input = x.to(torch::kFloat32);
+    auto channels_last = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    const std::pair<torch::Tensor, torch::Tensor> cases[] = {
+        {group_norm_channels_last(channels_last, 8, norm->weight, norm->bias, 1e-6), norm(input)},
+        {group_norm_silu_channels_last(channels_last, 8, norm->weight, norm->bias, 1e-6), torch::silu(norm(input))}};
+    for (const auto& [got, want] : cases) {
+      // A bfloat16 rounding moves a value by at most 2^-8 of it; 2^-7 leaves room for float32 sums.
+      auto excess = (got.to(torch::kFloat32) - want).abs() - want.abs() * std::ldexp(1.0, -7) - 1e-6;
+      EXPECT_LE(excess.max().item<double>(), 0.0) << channels << " channels";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tokenflow::nn
