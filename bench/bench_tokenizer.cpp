@@ -2,15 +2,20 @@
 // download). For each architecture it runs, each in a child process (so peak memory is per mode):
 //   official: the official op sequence (NCHW float32, full distance matrices, one-hot), the baseline;
 //   fp32:     tokenflow's exact mode;
-//   bf16:     tokenflow's fast mode;
+//   mixed:    fp32 encoding and bf16 decoding, the default where the CPU has bf16;
+//   bf16:     tokenflow's fastest mode;
 // and prints seconds per image, achieved GFLOP/s against the convolution peak measured here, peak
-// RSS, speed-ups over the baseline from this same run, and the fast mode's fidelity to fp32.
+// RSS, speed-ups over the baseline from this same run, and the faster modes' fidelity to fp32. Then
+// the same fidelity on photographs through a trained model (the shipped one), where it means more
+// than with random weights.
 #include <tokenflow/tokenflow.h>
 
 #include "flops.h"
 #include "io/npy.h"
 #include "model/presets.h"
 #include "official_baseline.h"
+#include "io/image.h"
+#include "train/teacher_training.h"
 
 #include <CLI/CLI.hpp>
 
@@ -32,11 +37,14 @@ namespace {
 
 struct Settings {
   std::vector<std::string> architectures = {"clipb256e", "siglip384"};
-  std::vector<std::string> modes = {"official", "fp32", "bf16"};
+  std::vector<std::string> modes = {"official", "fp32", "mixed", "bf16"};
   int threads = 2;
   int repeats = 3;
   std::string parity_dir = "../shared/parity";
   std::string markdown;
+  std::string fidelity_model = default_model_path();
+  std::string fidelity_list = "data/photos-val.txt";
+  int tile = 8;
 };
 
 // Median wall seconds of `repeats` runs after one warm-up run.
@@ -107,6 +115,22 @@ Figures run_tokenflow(const std::string& name, Precision precision, const torch:
   return f;
 }
 
+// Decoding alone (mixed precision, the default), whole or in tiles: its time and, run in a child
+// of its own, its peak memory.
+Figures run_decode_only(const std::string& name, int tile, int repeats, const std::string& indices_path,
+                        const std::string& outputs) {
+  LoadOptions options;
+  options.precision = Precision::Mixed;
+  options.tile = tile;
+  auto model = Model::random(name, 0, options);
+  const auto indices = io::load_npy(indices_path);
+  torch::Tensor recon;
+  Figures f;
+  f["decode"] = time_median(repeats, [&] { recon = model.decode_indices(indices); });
+  io::save_npy(outputs + ".recon.npy", recon);
+  return f;
+}
+
 // Throughput of a 3x3, 256-channel convolution at 64 x 64, channels-last: what oneDNN reaches here.
 Figures run_conv_peak(int repeats) {
   Figures f;
@@ -167,6 +191,76 @@ std::string fixed(double value, int digits) {
   return text;
 }
 
+// The images of the fidelity list, or the bundled photograph when the list is not there (it comes
+// with scripts/get-data.sh).
+std::vector<std::string> fidelity_images(const Settings& settings) {
+  if (std::filesystem::exists(settings.fidelity_list)) return train::read_image_list(settings.fidelity_list);
+  return {(std::filesystem::path(default_model_path()).parent_path().parent_path() / "examples" / "wine.jpg").string()};
+}
+
+struct Fidelity {
+  torch::Tensor indices, recon, recon_of_exact;  // its tokens, their decoding, its decoding of fp32's tokens
+};
+
+Fidelity encode_and_decode(const std::string& model_path, Precision precision, const torch::Tensor& images,
+                           const torch::Tensor& exact_indices) {
+  LoadOptions options;
+  options.precision = precision;
+  const auto model = Model::load(model_path, options);
+  constexpr int64_t kBatch = 16;
+  std::vector<torch::Tensor> indices, recon, recon_of_exact;
+  for (int64_t start = 0; start < images.size(0); start += kBatch) {
+    indices.push_back(model.encode(images.slice(0, start, start + kBatch)).indices);
+    recon.push_back(model.decode_indices(indices.back()));
+    if (exact_indices.defined()) recon_of_exact.push_back(model.decode_indices(exact_indices.slice(0, start, start + kBatch)));
+  }
+  return {torch::cat(indices), torch::cat(recon), recon_of_exact.empty() ? torch::Tensor() : torch::cat(recon_of_exact)};
+}
+
+// Per image PSNR of a against b: the minimum and the mean.
+std::pair<double, double> psnr_range(const torch::Tensor& a, const torch::Tensor& b) {
+  double low = 1e9, sum = 0;
+  for (int64_t i = 0; i < a.size(0); ++i) {
+    const double value = psnr(a[i], b[i]);
+    low = std::min(low, value);
+    sum += value;
+  }
+  return {low, sum / a.size(0)};
+}
+
+void report_fidelity(const Settings& settings, std::ostream& md) {
+  if (!std::filesystem::exists(settings.fidelity_model)) {
+    md << "Fidelity on photographs: skipped, no model at " << settings.fidelity_model << ".\n";
+    return;
+  }
+  const auto paths = fidelity_images(settings);
+  const auto config = Model::load(settings.fidelity_model).config();
+  const auto batch = io::load_images(paths, config.image_size);
+  if (!batch.images.defined()) throw Error("no readable image among the " + std::to_string(paths.size()) + " listed");
+  const auto exact = encode_and_decode(settings.fidelity_model, Precision::Fp32, batch.images, {});
+  md << "### Fidelity on photographs through a trained model\n\n"
+     << batch.images.size(0) << " photographs (" << (std::filesystem::exists(settings.fidelity_list) ? settings.fidelity_list : paths[0])
+     << "), model " << std::filesystem::path(settings.fidelity_model).filename().string() << " (" << config.image_size
+     << "x" << config.image_size << ", " << config.tokens_per_image << " tokens). Against fp32:\n\n"
+     << "| mode | identical tokens | identical per scale (coarse to fine) | PSNR decoding fp32's tokens, min / mean | "
+        "PSNR to the photograph, mean (fp32: "
+     << fixed(psnr_range(exact.recon, batch.images).second, 2) << " dB) |\n|---|---|---|---|---|\n";
+  for (auto precision : {Precision::Mixed, Precision::Bf16}) {
+    const auto fast = encode_and_decode(settings.fidelity_model, precision, batch.images, exact.indices);
+    const auto same = fast.indices.eq(exact.indices).to(torch::kDouble);
+    md << "| " << precision_name(precision) << " | " << fixed(100.0 * same.mean().item<double>(), 2) << "% | ";
+    int64_t position = 0;
+    for (int scale : config.scales) {
+      md << (position ? " " : "") << fixed(100.0 * same.slice(1, position, position + scale * scale).mean().item<double>(), 1);
+      position += scale * scale;
+    }
+    const auto [low, mean] = psnr_range(fast.recon_of_exact, exact.recon);
+    md << " | " << fixed(low, 1) << " / " << fixed(mean, 1) << " dB | " << fixed(psnr_range(fast.recon, batch.images).second, 2)
+       << " dB |\n";
+  }
+  md << "\n";
+}
+
 void report(const Settings& settings) {
   std::ostringstream md;
   const auto peak = in_child([&] {
@@ -212,7 +306,8 @@ void report(const Settings& settings) {
     const auto& baseline = results.count("official") ? results.at("official") : Figures{};
     for (const auto& mode : settings.modes) {
       const auto& f = results.at(mode);
-      const double conv_peak = mode == "bf16" ? peak.at("bf16") : peak.at("fp32");
+      // The decoders compute in bfloat16 in mixed and bf16.
+      const double conv_peak = mode == "mixed" || mode == "bf16" ? peak.at("bf16") : peak.at("fp32");
       const auto get = [&](const char* key) { return f.count(key) ? fixed(f.at(key), 3) : std::string("-"); };
       md << "| " << mode << " | " << get("encode") << " | " << get("decode") << " | " << get("semantic_encoder") << " | "
          << get("pixel_encoder") << " | " << get("pixel_decoder") << " | " << fixed(encoder_gflop / f.at("encode"), 0)
@@ -228,13 +323,34 @@ void report(const Settings& settings) {
       md << fixed(f.at("peak_rss_mib"), 0) << " |\n";
     }
     const auto prefix = (scratch / name).string();
-    if (std::filesystem::exists(prefix + ".fp32.indices.npy") && std::filesystem::exists(prefix + ".bf16.indices.npy")) {
+    const std::string exact_indices = (scratch / (name + ".fp32.indices.npy")).string();
+    if (settings.tile > 0 && std::filesystem::exists(exact_indices)) {
+      std::map<int, Figures> decoded;
+      for (int tile : {0, settings.tile}) {
+        const std::string outputs = (scratch / (name + ".tile" + std::to_string(tile))).string();
+        decoded[tile] = in_child([&] {
+          torch::set_num_threads(settings.threads);
+          reuse_freed_memory();
+          return run_decode_only(name, tile, settings.repeats, exact_indices, outputs);
+        });
+      }
+      const auto whole = io::load_npy((scratch / (name + ".tile0.recon.npy")).string());
+      const auto tiled = io::load_npy((scratch / (name + ".tile" + std::to_string(settings.tile) + ".recon.npy")).string());
+      md << "\nDecoding alone in mixed precision: whole " << fixed(decoded[0].at("decode"), 3) << " s, peak RSS "
+         << fixed(decoded[0].at("peak_rss_mib"), 0) << " MiB; in tiles of " << settings.tile << " positions ("
+         << "`--tile " << settings.tile << "`) " << fixed(decoded[settings.tile].at("decode"), 3) << " s, peak RSS "
+         << fixed(decoded[settings.tile].at("peak_rss_mib"), 0) << " MiB, PSNR " << fixed(psnr(tiled, whole), 1)
+         << " dB against the whole decoding.\n";
+    }
+    md << "\n";
+    for (const char* fast : {"mixed", "bf16"}) {
+      const std::string mode = prefix + "." + fast;
+      if (!std::filesystem::exists(prefix + ".fp32.indices.npy") || !std::filesystem::exists(mode + ".indices.npy")) continue;
       auto exact = io::load_npy(prefix + ".fp32.indices.npy");
-      auto fast = io::load_npy(prefix + ".bf16.indices.npy");
-      const double same = 100.0 * exact.eq(fast).to(torch::kDouble).mean().item<double>();
-      md << "\nbf16 against fp32 on a photograph: " << fixed(same, 2) << "% identical token indices; decoded image PSNR "
-         << fixed(psnr(io::load_npy(prefix + ".bf16.recon.npy"), io::load_npy(prefix + ".fp32.recon.npy")), 1)
-         << " dB end to end, " << fixed(psnr(io::load_npy(prefix + ".bf16.recon_of_exact.npy"), io::load_npy(prefix + ".fp32.recon.npy")), 1)
+      const double same = 100.0 * exact.eq(io::load_npy(mode + ".indices.npy")).to(torch::kDouble).mean().item<double>();
+      md << fast << " against fp32 on a photograph: " << fixed(same, 2) << "% identical token indices; decoded image PSNR "
+         << fixed(psnr(io::load_npy(mode + ".recon.npy"), io::load_npy(prefix + ".fp32.recon.npy")), 1)
+         << " dB end to end, " << fixed(psnr(io::load_npy(mode + ".recon_of_exact.npy"), io::load_npy(prefix + ".fp32.recon.npy")), 1)
          << " dB decoding the same (fp32) tokens.\n";
     }
     if (std::filesystem::exists(prefix + ".official.indices.npy") && std::filesystem::exists(prefix + ".fp32.indices.npy")) {
@@ -244,6 +360,8 @@ void report(const Settings& settings) {
     md << "\n";
   }
   std::filesystem::remove_all(scratch);
+  torch::set_num_threads(settings.threads);
+  report_fidelity(settings, md);
   std::printf("%s", md.str().c_str());
   if (!settings.markdown.empty()) std::ofstream(settings.markdown) << md.str();
 }
@@ -255,11 +373,17 @@ int main(int argc, char** argv) {
   tokenflow::bench::Settings settings;
   CLI::App app("Benchmark the TokenFlow tokenizer at the released sizes with random weights");
   app.add_option("--arch", settings.architectures, "clipb256e and/or siglip384");
-  app.add_option("--modes", settings.modes, "official, fp32 and/or bf16");
+  app.add_option("--modes", settings.modes, "official, fp32, mixed and/or bf16");
   app.add_option("-t,--threads", settings.threads, "intra-op threads");
   app.add_option("--repeats", settings.repeats, "timed runs per figure (median), after one warm-up");
   app.add_option("--parity-dir", settings.parity_dir, "where the photograph (fixture input.npy) is read from");
   app.add_option("--markdown", settings.markdown, "also write the tables to this file");
+  app.add_option("--tile", settings.tile, "also decode in tiles of this many positions (0: not)")->capture_default_str();
+  app.add_option("--fidelity-model", settings.fidelity_model, "trained model for the fidelity on photographs")
+      ->capture_default_str();
+  app.add_option("--fidelity-list", settings.fidelity_list,
+                 "photographs for it (list file; the bundled examples/wine.jpg when missing)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     tokenflow::bench::report(settings);

@@ -114,13 +114,14 @@ stop_after export
 card="$repo/docs/model-card"
 mkdir -p "$card"
 # measure NAME WEIGHTS [EVALUATE OPTIONS...]: the whole held-out split, with the teacher's semantics and
-# retrieval, into NAME.json; its photographs into NAME-photos.json (the options go to this one).
+# retrieval, into NAME.json; its photographs into NAME-photos.json (the options go to this one). In
+# exact float32 arithmetic, so that the card does not depend on the machine's bfloat16 support.
 measure() {
   local name=$1 weights=$2
   shift 2
-  "$tokenflow" evaluate -m "$weights" --list "$data/val.txt" --teacher "$teacher" --captions "$data/captions.tsv" \
-    -o "$card/$name.json"
-  "$tokenflow" evaluate -m "$weights" --list "$data/photos-val.txt" -o "$card/$name-photos.json" "$@"
+  "$tokenflow" evaluate -m "$weights" --precision fp32 --list "$data/val.txt" --teacher "$teacher" \
+    --captions "$data/captions.tsv" -o "$card/$name.json"
+  "$tokenflow" evaluate -m "$weights" --precision fp32 --list "$data/photos-val.txt" -o "$card/$name-photos.json" "$@"
 }
 measure tokenflow-small "$model" --contact-sheet "$card/contact-sheet.png"
 measure baseline "$baseline_model"

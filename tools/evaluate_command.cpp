@@ -132,7 +132,7 @@ void EvaluateCommand::run(const std::string& model_path, const std::function<Mod
   const ModelConfig& config = model.config();
   ordered_json document = {{"model", model_path},
                            {"model_metadata", model.metadata()},
-                           {"precision", model.precision() == Precision::Bf16 ? "bf16" : "fp32"},
+                           {"precision", tokenflow::precision_name(model.precision())},
                            {"list", o.list},
                            {"teacher", o.teacher.empty() ? ordered_json() : ordered_json(o.teacher)},
                            {"captions", o.captions.empty() ? ordered_json() : ordered_json(o.captions)},

@@ -318,8 +318,9 @@ struct CommonOptions {
   std::string model;
   std::string output;
   int threads = 0;
-  std::string precision = "fp32";
+  std::string precision = "auto";
   std::string device = "cpu";
+  int tile = 0;
 };
 
 // The model a command uses: -m when given, else the default, which must then exist.
@@ -335,6 +336,7 @@ Model load_model(const CommonOptions& common) {
   tokenflow::LoadOptions options;
   options.precision = tokenflow::parse_precision(common.precision);
   options.device = common.device;
+  options.tile = common.tile;
   return Model::load(common.model, options);
 }
 
@@ -543,10 +545,18 @@ CLI::App* add_command(CLI::App& app, const std::string& name, const std::string&
   command->add_option("-t,--threads", common.threads, "CPU threads (0: LibTorch's default)")
       ->check(kThreadCount);
   command->add_option("--precision", common.precision,
-                      "fp32 (exact, the default), bf16 (fast) or auto (bf16 where the hardware has it)")
-      ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
+                      "fp32 (exact), bf16 (fastest; flips fine-scale tokens), mixed (fp32 encoding, bf16 "
+                      "decoding) or auto (the default: mixed where the hardware has bf16, else fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16", "mixed", "auto"}));
   command->add_option("--device", common.device, "cpu, or cuda[:N] with a CUDA build of LibTorch");
   return command;
+}
+
+void add_tile_option(CLI::App* command, int& tile) {
+  command->add_option("--tile", tile,
+                      "decode in tiles of N x N feature positions (N >= 2), blended without seams: memory bounded "
+                      "by the tile, the image close to the whole decoding (0: whole, the default)")
+      ->check(CLI::Range(0, 1 << 20) & !CLI::IsMember({1}));
 }
 
 void add_inputs(CLI::App* command, std::vector<std::string>& inputs) {
@@ -580,12 +590,14 @@ int main(int argc, char** argv) {
       ->required();
   decode_command->add_option("-o,--output", common.output, ".npy (B x 3 x H x W) or .png/.jpg (_0, _1, ... per image when B > 1)")
       ->required();
+  add_tile_option(decode_command, common.tile);
 
   std::vector<std::string> reconstruct_inputs;
   CLI::App* reconstruct_command = add_command(app, "reconstruct", "encode, decode and print PSNR per image", common);
   add_inputs(reconstruct_command, reconstruct_inputs);
   reconstruct_command->add_option("-o,--output", common.output, ".npy or .png/.jpg (_0, _1, ... per image when B > 1)")
       ->required();
+  add_tile_option(reconstruct_command, common.tile);
 
   EmbedOptions embed;
   CLI::App* embed_command = add_command(app, "embed", "images -> understanding features B x (h*w) x C", common);

@@ -46,15 +46,24 @@ struct ModelConfig {
 };
 
 // Arithmetic of the networks. The quantizer always searches the codebook in float32.
-//   Fp32: exact; reproduces the official code (parity fixtures).
-//   Bf16: bfloat16 weights and activations with float32 accumulation, much faster where the CPU has
-//         AVX-512 BF16 (or on CUDA); tokens and images stay close to Fp32 (docs/performance.md).
-//   Auto: Bf16 where the hardware computes it natively, else Fp32.
-enum class Precision { Auto, Fp32, Bf16 };
+//   Fp32:  exact; reproduces the official code (parity fixtures).
+//   Bf16:  bfloat16 weights and activations with float32 accumulation, much faster where the CPU has
+//          AVX-512 BF16 (or on CUDA). Decoded images stay within 40 dB PSNR of Fp32's, but the
+//          encoders' rounding flips many fine-scale tokens (docs/performance.md).
+//   Mixed: Fp32 encoding (the exact tokens and features) and Bf16 decoding.
+//   Auto:  the fastest of these that keeps the fidelity bar of docs/performance.md (identical
+//          tokens, decoded images within 40 dB): Mixed where the hardware computes bfloat16
+//          natively, else Fp32.
+enum class Precision { Auto, Fp32, Bf16, Mixed };
 
 struct LoadOptions {
   Precision precision = Precision::Fp32;
   std::string device = "cpu";  // or "cuda", "cuda:1", ... with a CUDA build of LibTorch
+  // Tiled decoding: the pixel decoder runs on tiles of tile x tile feature positions (a position is
+  // 16 x 16 pixels in the released models), overlapping and blended without seams, so its memory is
+  // bounded by the tile instead of the image. Close to the whole decoding, not equal to it (GroupNorm sees one tile at a time;
+  // docs/performance.md). 0: whole; otherwise at least 2.
+  int tile = 0;
   // Attention heads are not stored in a state dict. 0 = the count the checkpoint records (tokenflow's
   // own: training checkpoints and their safetensors exports), else the official count for the
   // released widths, else 32-dimensional heads.
@@ -70,7 +79,8 @@ struct EncodeResult {
   torch::Tensor features;  // B x (semantic+pixel) x h x w quantised features (sum over scales)
 };
 
-Precision parse_precision(const std::string& name);  // "fp32", "bf16" or "auto"
+Precision parse_precision(const std::string& name);  // "fp32", "bf16", "mixed" or "auto"
+std::string precision_name(Precision precision);    // the inverse
 // Whether this machine computes bfloat16 natively (AVX-512 BF16 / AMX on CPU, or a CUDA device).
 bool native_bf16(const std::string& device);
 
@@ -99,7 +109,7 @@ class Model {
   Model& operator=(Model&&) noexcept;
 
   const ModelConfig& config() const;
-  Precision precision() const;  // Fp32 or Bf16, as resolved at load
+  Precision precision() const;  // Fp32, Bf16 or Mixed, as resolved at load
   // The provenance a .safetensors checkpoint records in its "__metadata__" map (training data,
   // steps, date, ... as `tokenflow convert --metadata` wrote them). A tokenflow training checkpoint
   // (.pt) gives the attention heads it records (tokenflow.semantic_heads, tokenflow.semantic_decoder_heads);

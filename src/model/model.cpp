@@ -23,6 +23,7 @@ torch::Tensor to_cpu(const torch::Tensor& x) { return x.to(torch::kCPU); }
 struct Model::Impl {
   std::shared_ptr<model::TokenFlowNet> net;
   std::map<std::string, std::string> metadata;  // the checkpoint's safetensors __metadata__
+  Precision precision = Precision::Fp32;         // as resolved at load
 
   void check_images(const torch::Tensor& images) const {
     const int size = net->config.image_size;
@@ -87,13 +88,18 @@ namespace {
 std::unique_ptr<Model::Impl> make_impl(std::shared_ptr<model::TokenFlowNet> net, const LoadOptions& options) {
   net->eval();
   Precision precision = options.precision;
-  if (precision == Precision::Auto) precision = native_bf16(options.device) ? Precision::Bf16 : Precision::Fp32;
+  if (precision == Precision::Auto) precision = native_bf16(options.device) ? Precision::Mixed : Precision::Fp32;
   net->configure_inference(precision, torch::Device(options.device));
+  if (options.tile < 0 || options.tile == 1) {
+    throw Error("decoding tiles must be at least 2 feature positions, got " + std::to_string(options.tile));
+  }
+  net->decode_tile = options.tile;
   int64_t parameters = 0;
   for (const auto& p : net->parameters()) parameters += p.numel();
   net->config.parameter_count = parameters;
   auto impl = std::make_unique<Model::Impl>();
   impl->net = std::move(net);
+  impl->precision = precision;
   return impl;
 }
 
@@ -118,9 +124,7 @@ const ModelConfig& Model::config() const { return impl_->net->config; }
 
 const std::map<std::string, std::string>& Model::metadata() const { return impl_->metadata; }
 
-Precision Model::precision() const {
-  return impl_->net->compute_dtype == torch::kBFloat16 ? Precision::Bf16 : Precision::Fp32;
-}
+Precision Model::precision() const { return impl_->precision; }
 
 torch::Tensor Model::semantic_features(const torch::Tensor& images) const {
   torch::NoGradGuard no_grad;

@@ -16,8 +16,19 @@ namespace tokenflow {
 Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::Fp32;
   if (name == "bf16") return Precision::Bf16;
+  if (name == "mixed") return Precision::Mixed;
   if (name == "auto") return Precision::Auto;
-  throw Error("unknown precision '" + name + "' (fp32, bf16 or auto)");
+  throw Error("unknown precision '" + name + "' (fp32, bf16, mixed or auto)");
+}
+
+std::string precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::Fp32: return "fp32";
+    case Precision::Bf16: return "bf16";
+    case Precision::Mixed: return "mixed";
+    case Precision::Auto: break;
+  }
+  return "auto";
 }
 
 namespace {

@@ -2,6 +2,7 @@
 
 #include "nn/clip_vision.h"
 #include "nn/siglip_vision.h"
+#include "nn/tiled_decoding.h"
 
 namespace tokenflow::model {
 
@@ -69,13 +70,22 @@ TokenFlowNet::TokenFlowNet(const Architecture& arch) : config(arch.config) {
 }
 
 void TokenFlowNet::configure_inference(Precision precision, const torch::Device& target) {
+  TORCH_CHECK(precision != Precision::Auto, "configure_inference takes a resolved precision");
   device = target;
   to(device);
-  compute_dtype = precision == Precision::Bf16 ? torch::kBFloat16 : torch::kFloat32;
-  code_search = precision == Precision::Bf16 ? nn::CodeSearch::Similarity : nn::CodeSearch::OfficialDistances;
-  to(compute_dtype);
+  encoder_dtype = precision == Precision::Bf16 ? torch::kBFloat16 : torch::kFloat32;
+  decoder_dtype = precision == Precision::Fp32 ? torch::kFloat32 : torch::kBFloat16;
+  using Parts = std::initializer_list<torch::nn::Module*>;
+  for (auto* part : Parts{encoder.get(), quant_conv.get(), encoder_vqkd.get(), encode_task_layer.get()}) {
+    part->to(encoder_dtype);
+  }
+  if (scaling_layer) scaling_layer->to(encoder_dtype);
+  for (auto* part : Parts{decoder.get(), post_quant_conv.get(), decoder_vqkd.get(), decode_task_layer.get()}) {
+    part->to(decoder_dtype);
+  }
   quantize->to(torch::kFloat32);
-  encoder_format = precision == Precision::Bf16 ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  code_search = encoder_dtype == torch::kBFloat16 ? nn::CodeSearch::Similarity : nn::CodeSearch::OfficialDistances;
+  encoder_format = encoder_dtype == torch::kBFloat16 ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
   set_conv_weight_format(*encoder, encoder_format);
   set_conv_weight_format(*quant_conv, encoder_format);
   decoder_format = torch::MemoryFormat::ChannelsLast;
@@ -84,7 +94,7 @@ void TokenFlowNet::configure_inference(Precision precision, const torch::Device&
 }
 
 torch::Tensor TokenFlowNet::semantic_features(const torch::Tensor& images) {
-  auto input = images.to(device, compute_dtype);
+  auto input = images.to(device, encoder_dtype);
   auto tokens = encoder_vqkd->forward(scaling_layer ? scaling_layer->forward(input) : input);
   auto codes = as_float(encode_task_layer->forward(tokens));  // B x N x semantic_code_dim
   const auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(codes.size(1)))));
@@ -94,7 +104,7 @@ torch::Tensor TokenFlowNet::semantic_features(const torch::Tensor& images) {
 torch::Tensor TokenFlowNet::pixel_features(const torch::Tensor& images) {
   auto input = images.to(device);
   if (input.size(2) != config.pixel_image_size) input = bicubic_resize(input, config.pixel_image_size);
-  return as_float(quant_conv(encoder->forward(as_conv_input(input, compute_dtype, encoder_format))));
+  return as_float(quant_conv(encoder->forward(as_conv_input(input, encoder_dtype, encoder_format))));
 }
 
 EncodeResult TokenFlowNet::quantize_multiscale(const torch::Tensor& features) {
@@ -131,13 +141,14 @@ torch::Tensor TokenFlowNet::indices_to_features(const torch::Tensor& indices) {
 }
 
 torch::Tensor TokenFlowNet::decode_pixels(const torch::Tensor& features) {
-  auto pixel = as_conv_input(features.slice(1, config.semantic_code_dim).to(device), compute_dtype, decoder_format);
-  auto images = as_float(decoder->forward(post_quant_conv(pixel)));
+  auto pixel = as_conv_input(features.slice(1, config.semantic_code_dim).to(device), decoder_dtype, decoder_format);
+  auto middle = decoder->middle(post_quant_conv(pixel));
+  auto images = decode_tile > 0 ? nn::upsample_in_tiles(*decoder, middle, decode_tile) : as_float(decoder->upsample(middle));
   return images.size(2) == config.image_size ? images : bicubic_resize(images, config.image_size);
 }
 
 torch::Tensor TokenFlowNet::decode_semantic(const torch::Tensor& features) {
-  auto semantic = features.slice(1, 0, config.semantic_code_dim).to(device, compute_dtype);
+  auto semantic = features.slice(1, 0, config.semantic_code_dim).to(device, decoder_dtype);
   return as_float(decode_task_layer->forward(decoder_vqkd->forward(semantic)));
 }
 

@@ -24,20 +24,23 @@ struct TokenFlowNet : torch::nn::Module {
   torch::Tensor decode_pixels(const torch::Tensor& features);
   torch::Tensor decode_semantic(const torch::Tensor& features);
 
-  // Moves the network to `device` and sets its arithmetic: float32 with the official code search, or
-  // bfloat16 with the similarity search; the quantizer and the residuals stay float32. The pixel
-  // decoder runs channels-last (oneDNN's fast layout) in both. The pixel encoder does too in bf16,
-  // but keeps the official NCHW layout in fp32: channels-last sums in another order, which moves
-  // the features by ~1e-3 and so can flip token indices.
+  // Moves the network to `device` and sets its arithmetic (Fp32, Bf16 or Mixed): the encoders in
+  // float32 with the official code search or in bfloat16 with the similarity search, the decoders in
+  // either; the quantizer and the residuals stay float32. The pixel decoder runs channels-last
+  // (oneDNN's fast layout) always. The pixel encoder does too in bfloat16, but keeps the official
+  // NCHW layout in float32: channels-last sums in another order, which moves the features by ~1e-3
+  // and so can flip token indices.
   void configure_inference(Precision precision, const torch::Device& device);
 
   ModelConfig config;
   torch::Device device = torch::kCPU;
-  torch::ScalarType compute_dtype = torch::kFloat32;
+  torch::ScalarType encoder_dtype = torch::kFloat32;  // semantic and pixel encoders
+  torch::ScalarType decoder_dtype = torch::kFloat32;  // semantic and pixel decoders
   // Training keeps the official NCHW layout throughout; configure_inference changes these.
   torch::MemoryFormat encoder_format = torch::MemoryFormat::Contiguous;
   torch::MemoryFormat decoder_format = torch::MemoryFormat::Contiguous;
   nn::CodeSearch code_search = nn::CodeSearch::OfficialDistances;
+  int decode_tile = 0;  // the pixel decoder in tiles of this many feature positions; 0: whole
   std::shared_ptr<nn::Encoder> encoder;
   std::shared_ptr<nn::Decoder> decoder;
   torch::nn::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};

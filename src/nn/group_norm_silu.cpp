@@ -1,5 +1,7 @@
 #include "nn/group_norm_silu.h"
 
+#include "nn/shared_group_norm.h"
+
 #include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
 
@@ -293,16 +295,32 @@ torch::Tensor group_norm_silu_channels_last(const torch::Tensor& x, int groups, 
   return run(x, groups, gamma, beta, eps, true);
 }
 
-torch::Tensor group_norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+namespace {
+
+torch::Tensor own_group_norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
   if (!fused_kernel_applies(x)) return torch::silu(norm(x));
   const auto& o = norm->options;
   return group_norm_silu_channels_last(x, static_cast<int>(o.num_groups()), norm->weight, norm->bias, o.eps());
 }
 
-torch::Tensor group_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+torch::Tensor own_group_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
   if (!fused_kernel_applies(x)) return norm(x);
   const auto& o = norm->options;
   return group_norm_channels_last(x, static_cast<int>(o.num_groups()), norm->weight, norm->bias, o.eps());
+}
+
+}  // namespace
+
+torch::Tensor group_norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+  auto* shared = SharedGroupNormStatistics::active();
+  if (!shared) return own_group_norm_silu(norm, x);
+  return shared->forward(norm, x, /*silu=*/true, shared->recording() ? own_group_norm_silu(norm, x) : torch::Tensor());
+}
+
+torch::Tensor group_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+  auto* shared = SharedGroupNormStatistics::active();
+  if (!shared) return own_group_norm(norm, x);
+  return shared->forward(norm, x, /*silu=*/false, shared->recording() ? own_group_norm(norm, x) : torch::Tensor());
 }
 
 }  // namespace tokenflow::nn

@@ -141,8 +141,17 @@ Decoder::Decoder(int z_channels, const std::vector<LevelShape>& shapes, int out_
   conv_out = register_module("conv_out", conv(channels, out_channels, 3, 1, 1));
 }
 
-torch::Tensor Decoder::forward(const torch::Tensor& z) {
-  auto h = mid.forward(conv_in(z));
+torch::Tensor Decoder::forward(const torch::Tensor& z) { return upsample(middle(z)); }
+
+torch::Tensor Decoder::middle(const torch::Tensor& z) { return mid.forward(conv_in(z)); }
+
+int Decoder::upsampling_factor() const {
+  int factor = 1;
+  for (const auto& level : levels) factor *= level->resample ? 2 : 1;
+  return factor;
+}
+
+torch::Tensor Decoder::upsample(torch::Tensor h) {
   for (auto& level : levels) {
     h = run_level(*level, h);
     if (level->resample) {

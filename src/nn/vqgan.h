@@ -63,6 +63,12 @@ struct Decoder : torch::nn::Module {
   // levels: from the coarsest to the finest, in the order of the state dict's conv_blocks.
   Decoder(int z_channels, const std::vector<LevelShape>& levels, int out_channels);
   torch::Tensor forward(const torch::Tensor& z);
+  // forward = upsample(middle(z)). The middle (conv_in and the mid blocks, with their attention
+  // over every position) works at the feature grid; the rest is local convolutions and GroupNorm
+  // at growing resolutions, which tiled decoding runs a tile at a time.
+  torch::Tensor middle(const torch::Tensor& z);
+  torch::Tensor upsample(torch::Tensor h);
+  int upsampling_factor() const;  // output pixels per feature position along each axis
 
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   MiddleBlocks mid;

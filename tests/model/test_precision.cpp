@@ -44,6 +44,29 @@ TEST_P(Bf16, StaysCloseToTheOfficialOutputs) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Bf16, ::testing::Values("clipb224", "clipb256e", "siglip384"));
 
+// Mixed: the float32 encoders (the official tokens and features, bit for bit) and the bfloat16
+// decoders.
+TEST(Mixed, EncodesAsFloat32AndDecodesInBfloat16) {
+  LoadOptions options;
+  options.precision = Precision::Mixed;
+  const auto mixed = Model::load(parity_path("clipb224", "model.pt"), options);
+  const auto exact = Model::load(parity_path("clipb224", "model.pt"));
+  EXPECT_EQ(mixed.precision(), Precision::Mixed);
+  EXPECT_EQ(exact.precision(), Precision::Fp32);
+  const auto input = parity_tensor("clipb224", "input");
+  const auto encoded = mixed.encode(input);
+  EXPECT_TRUE(torch::equal(encoded.indices, parity_tensor("clipb224", "indices")));
+  EXPECT_TRUE(torch::equal(encoded.features, exact.encode(input).features));
+  const auto decoded = mixed.decode_indices(encoded.indices), reference = exact.decode_indices(encoded.indices);
+  EXPECT_FALSE(torch::equal(decoded, reference));  // it really decoded in bfloat16
+  EXPECT_GT(psnr(decoded, reference), 35.0);
+}
+
+TEST(Mixed, NamesRoundTrip) {
+  for (auto precision : {Precision::Auto, Precision::Fp32, Precision::Bf16, Precision::Mixed})
+    EXPECT_EQ(parse_precision(precision_name(precision)), precision);
+}
+
 // A checkpoint stored in a 16-bit type (as `tokenflow convert --dtype` ships one) loads into float32
 // networks: in Fp32 it computes exactly what the float32 weights rounded to that type compute.
 class StoredDtype : public ::testing::TestWithParam<torch::ScalarType> {};
