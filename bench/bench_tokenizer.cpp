@@ -11,10 +11,10 @@
 #include <tokenflow/tokenflow.h>
 
 #include "flops.h"
+#include "io/image.h"
 #include "io/npy.h"
 #include "model/presets.h"
 #include "official_baseline.h"
-#include "io/image.h"
 #include "train/teacher_training.h"
 
 #include <CLI/CLI.hpp>
@@ -323,7 +323,7 @@ void report(const Settings& settings) {
       md << fixed(f.at("peak_rss_mib"), 0) << " |\n";
     }
     const auto prefix = (scratch / name).string();
-    const std::string exact_indices = (scratch / (name + ".fp32.indices.npy")).string();
+    const std::string exact_indices = prefix + ".fp32.indices.npy";
     if (settings.tile > 0 && std::filesystem::exists(exact_indices)) {
       std::map<int, Figures> decoded;
       for (int tile : {0, settings.tile}) {
@@ -345,16 +345,16 @@ void report(const Settings& settings) {
     md << "\n";
     for (const char* fast : {"mixed", "bf16"}) {
       const std::string mode = prefix + "." + fast;
-      if (!std::filesystem::exists(prefix + ".fp32.indices.npy") || !std::filesystem::exists(mode + ".indices.npy")) continue;
-      auto exact = io::load_npy(prefix + ".fp32.indices.npy");
-      const double same = 100.0 * exact.eq(io::load_npy(mode + ".indices.npy")).to(torch::kDouble).mean().item<double>();
-      md << fast << " against fp32 on a photograph: " << fixed(same, 2) << "% identical token indices; decoded image PSNR "
-         << fixed(psnr(io::load_npy(mode + ".recon.npy"), io::load_npy(prefix + ".fp32.recon.npy")), 1)
-         << " dB end to end, " << fixed(psnr(io::load_npy(mode + ".recon_of_exact.npy"), io::load_npy(prefix + ".fp32.recon.npy")), 1)
+      if (!std::filesystem::exists(exact_indices) || !std::filesystem::exists(mode + ".indices.npy")) continue;
+      const auto exact_recon = io::load_npy(prefix + ".fp32.recon.npy");
+      const auto same = io::load_npy(exact_indices).eq(io::load_npy(mode + ".indices.npy")).to(torch::kDouble);
+      md << fast << " against fp32 on a photograph: " << fixed(100.0 * same.mean().item<double>(), 2)
+         << "% identical token indices; decoded image PSNR " << fixed(psnr(io::load_npy(mode + ".recon.npy"), exact_recon), 1)
+         << " dB end to end, " << fixed(psnr(io::load_npy(mode + ".recon_of_exact.npy"), exact_recon), 1)
          << " dB decoding the same (fp32) tokens.\n";
     }
-    if (std::filesystem::exists(prefix + ".official.indices.npy") && std::filesystem::exists(prefix + ".fp32.indices.npy")) {
-      const bool same = torch::equal(io::load_npy(prefix + ".official.indices.npy"), io::load_npy(prefix + ".fp32.indices.npy"));
+    if (std::filesystem::exists(prefix + ".official.indices.npy") && std::filesystem::exists(exact_indices)) {
+      const bool same = torch::equal(io::load_npy(prefix + ".official.indices.npy"), io::load_npy(exact_indices));
       md << "fp32 against the official op sequence: token indices " << (same ? "identical" : "DIFFER") << ".\n";
     }
     md << "\n";

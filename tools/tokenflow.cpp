@@ -554,8 +554,9 @@ CLI::App* add_command(CLI::App& app, const std::string& name, const std::string&
 
 void add_tile_option(CLI::App* command, int& tile) {
   command->add_option("--tile", tile,
-                      "decode in tiles of N x N feature positions (N >= 2), blended without seams: memory bounded "
-                      "by the tile, the image close to the whole decoding (0: whole, the default)")
+                      "decode in overlapping tiles of N x N feature positions (N >= 2), blended without seams: the "
+                      "decoder's large maps exist one tile at a time; close to the whole decoding, and slower "
+                      "(0: whole, the default)")
       ->check(CLI::Range(0, 1 << 20) & !CLI::IsMember({1}));
 }
 

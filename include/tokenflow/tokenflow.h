@@ -48,7 +48,8 @@ struct ModelConfig {
 // Arithmetic of the networks. The quantizer always searches the codebook in float32.
 //   Fp32:  exact; reproduces the official code (parity fixtures).
 //   Bf16:  bfloat16 weights and activations with float32 accumulation, much faster where the CPU has
-//          AVX-512 BF16 (or on CUDA). Decoded images stay within 40 dB PSNR of Fp32's, but the
+//          AVX-512 BF16 (or on CUDA). It decodes the same tokens 55-57 dB PSNR from Fp32's images
+//          on photographs through a trained model (36-44 dB with random weights), but the
 //          encoders' rounding flips many fine-scale tokens (docs/performance.md).
 //   Mixed: Fp32 encoding (the exact tokens and features) and Bf16 decoding.
 //   Auto:  the fastest of these that keeps the fidelity bar of docs/performance.md (identical
@@ -59,10 +60,10 @@ enum class Precision { Auto, Fp32, Bf16, Mixed };
 struct LoadOptions {
   Precision precision = Precision::Fp32;
   std::string device = "cpu";  // or "cuda", "cuda:1", ... with a CUDA build of LibTorch
-  // Tiled decoding: the pixel decoder runs on tiles of tile x tile feature positions (a position is
-  // 16 x 16 pixels in the released models), overlapping and blended without seams, so its memory is
-  // bounded by the tile instead of the image. Close to the whole decoding, not equal to it (GroupNorm sees one tile at a time;
-  // docs/performance.md). 0: whole; otherwise at least 2.
+  // Tiled decoding: the pixel decoder's upsampling part runs on tiles of tile x tile feature
+  // positions (a position is 16 x 16 pixels in the released models), overlapping and blended without
+  // seams, so its large maps exist for one tile at a time. Close to the whole decoding, not equal to
+  // it, and several times slower (docs/performance.md). 0: whole; otherwise at least 2.
   int tile = 0;
   // Attention heads are not stored in a state dict. 0 = the count the checkpoint records (tokenflow's
   // own: training checkpoints and their safetensors exports), else the official count for the

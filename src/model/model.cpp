@@ -23,7 +23,6 @@ torch::Tensor to_cpu(const torch::Tensor& x) { return x.to(torch::kCPU); }
 struct Model::Impl {
   std::shared_ptr<model::TokenFlowNet> net;
   std::map<std::string, std::string> metadata;  // the checkpoint's safetensors __metadata__
-  Precision precision = Precision::Fp32;         // as resolved at load
 
   void check_images(const torch::Tensor& images) const {
     const int size = net->config.image_size;
@@ -86,20 +85,19 @@ Model& Model::operator=(Model&&) noexcept = default;
 namespace {
 
 std::unique_ptr<Model::Impl> make_impl(std::shared_ptr<model::TokenFlowNet> net, const LoadOptions& options) {
+  if (options.tile < 0 || options.tile == 1) {
+    throw Error("decoding tiles must be at least 2 feature positions, got " + std::to_string(options.tile));
+  }
   net->eval();
   Precision precision = options.precision;
   if (precision == Precision::Auto) precision = native_bf16(options.device) ? Precision::Mixed : Precision::Fp32;
   net->configure_inference(precision, torch::Device(options.device));
-  if (options.tile < 0 || options.tile == 1) {
-    throw Error("decoding tiles must be at least 2 feature positions, got " + std::to_string(options.tile));
-  }
   net->decode_tile = options.tile;
   int64_t parameters = 0;
   for (const auto& p : net->parameters()) parameters += p.numel();
   net->config.parameter_count = parameters;
   auto impl = std::make_unique<Model::Impl>();
   impl->net = std::move(net);
-  impl->precision = precision;
   return impl;
 }
 
@@ -124,7 +122,11 @@ const ModelConfig& Model::config() const { return impl_->net->config; }
 
 const std::map<std::string, std::string>& Model::metadata() const { return impl_->metadata; }
 
-Precision Model::precision() const { return impl_->precision; }
+Precision Model::precision() const {
+  const auto& net = *impl_->net;
+  if (net.encoder_dtype == torch::kBFloat16) return Precision::Bf16;
+  return net.decoder_dtype == torch::kBFloat16 ? Precision::Mixed : Precision::Fp32;
+}
 
 torch::Tensor Model::semantic_features(const torch::Tensor& images) const {
   torch::NoGradGuard no_grad;

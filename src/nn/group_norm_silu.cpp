@@ -313,14 +313,16 @@ torch::Tensor own_group_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x)
 
 torch::Tensor group_norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
   auto* shared = SharedGroupNormStatistics::active();
-  if (!shared) return own_group_norm_silu(norm, x);
-  return shared->forward(norm, x, /*silu=*/true, shared->recording() ? own_group_norm_silu(norm, x) : torch::Tensor());
+  if (shared && !shared->recording()) return shared->apply(norm, x, /*silu=*/true);
+  if (shared) shared->record(x);
+  return own_group_norm_silu(norm, x);
 }
 
 torch::Tensor group_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
   auto* shared = SharedGroupNormStatistics::active();
-  if (!shared) return own_group_norm(norm, x);
-  return shared->forward(norm, x, /*silu=*/false, shared->recording() ? own_group_norm(norm, x) : torch::Tensor());
+  if (shared && !shared->recording()) return shared->apply(norm, x, /*silu=*/false);
+  if (shared) shared->record(x);
+  return own_group_norm(norm, x);
 }
 
 }  // namespace tokenflow::nn

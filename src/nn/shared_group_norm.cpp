@@ -28,19 +28,19 @@ SharedGroupNormStatistics::Scope::~Scope() { active_statistics = previous_; }
 
 SharedGroupNormStatistics* SharedGroupNormStatistics::active() { return active_statistics; }
 
-torch::Tensor SharedGroupNormStatistics::forward(torch::nn::GroupNorm& norm, const torch::Tensor& x, bool silu,
-                                                 const torch::Tensor& own) {
+void SharedGroupNormStatistics::record(const torch::Tensor& x) {
   const size_t index = layer_++;
-  if (mode_ == Mode::Record) {
-    if (index == layers_.size()) layers_.emplace_back();
-    Layer& layer = layers_.at(index);
-    auto values = x.to(torch::kFloat32);
-    auto sums = values.sum({2, 3}).to(torch::kFloat64), squares = values.square().sum({2, 3}).to(torch::kFloat64);
-    layer.sums = layer.sums.defined() ? layer.sums + sums : sums;
-    layer.squares = layer.squares.defined() ? layer.squares + squares : squares;
-    layer.count += static_cast<double>(x.size(2) * x.size(3));
-    return own;
-  }
+  if (index == layers_.size()) layers_.emplace_back();
+  Layer& layer = layers_.at(index);
+  auto values = x.to(torch::kFloat32);
+  auto sums = values.sum({2, 3}).to(torch::kFloat64), squares = values.square().sum({2, 3}).to(torch::kFloat64);
+  layer.sums = layer.sums.defined() ? layer.sums + sums : sums;
+  layer.squares = layer.squares.defined() ? layer.squares + squares : squares;
+  layer.count += static_cast<double>(x.size(2) * x.size(3));
+}
+
+torch::Tensor SharedGroupNormStatistics::apply(torch::nn::GroupNorm& norm, const torch::Tensor& x, bool silu) {
+  const size_t index = layer_++;
   if (index >= layers_.size()) throw Error("tiled decoding: a tile called more GroupNorm layers than were recorded");
   const Layer& layer = layers_[index];
   const auto& o = norm->options;

@@ -32,9 +32,10 @@ class SharedGroupNormStatistics {
   void start_tile() { layer_ = 0; }
   bool recording() const { return mode_ == Mode::Record; }
 
-  // `norm` applied to x (then SiLU when `silu`): recording, with x's own statistics (`own` computes
-  // that), adding x's sums to the layer's totals; applying, with the totals.
-  torch::Tensor forward(torch::nn::GroupNorm& norm, const torch::Tensor& x, bool silu, const torch::Tensor& own);
+  // Recording: adds x's sums to the next layer's totals (the caller normalises x by its own).
+  void record(const torch::Tensor& x);
+  // Applying: `norm` applied to x with the next layer's totals, then SiLU when `silu`.
+  torch::Tensor apply(torch::nn::GroupNorm& norm, const torch::Tensor& x, bool silu);
 
  private:
   struct Layer {

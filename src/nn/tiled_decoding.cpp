@@ -2,16 +2,15 @@
 
 #include "nn/shared_group_norm.h"
 
-#include <tokenflow/error.h>
-
 #include <algorithm>
 #include <vector>
 
 namespace tokenflow::nn {
 
-int tile_overlap(int tile) { return std::max(1, tile / 4); }
-
 namespace {
+
+// The overlap of neighbouring tiles, in feature positions, for tiles of `tile` positions.
+int tile_overlap(int tile) { return std::max(1, tile / 4); }
 
 // Start positions of tiles of `tile` covering `length` with at least `overlap` in common between
 // neighbours; the last tile ends at the edge.
@@ -38,7 +37,7 @@ torch::Tensor axis_weights(int64_t pixels, int64_t ramp, bool rise, bool fall) {
   return weights;
 }
 
-// One axis of a tile: its core [start, start + tile) and the context decoded around it, `margin`
+// One axis of a tile: its core [start, start + tile) and the context decoded around it, `overlap`
 // positions each side where the map has them (a tile's own edges are padded with zeros by the
 // convolutions, so their pixels are decoded but not kept).
 struct Span {
@@ -56,7 +55,7 @@ std::vector<Span> spans(int64_t length, int64_t tile, int64_t overlap) {
 }  // namespace
 
 torch::Tensor upsample_in_tiles(Decoder& decoder, const torch::Tensor& h, int tile) {
-  if (tile < 2) throw Error("decoding tiles must be at least 2 feature positions, got " + std::to_string(tile));
+  TORCH_CHECK(tile >= 2, "upsample_in_tiles: tiles of at least 2 positions");  // LoadOptions checks users' values
   const int64_t height = h.size(2), width = h.size(3);
   if (tile >= height && tile >= width) return decoder.upsample(h).to(torch::kFloat32).contiguous();
   const int64_t factor = decoder.upsampling_factor(), overlap = tile_overlap(tile);
@@ -79,6 +78,7 @@ torch::Tensor upsample_in_tiles(Decoder& decoder, const torch::Tensor& h, int ti
   SharedGroupNormStatistics::Scope applying(statistics, SharedGroupNormStatistics::Mode::Apply);
   torch::Tensor image, total_weight;
   const int64_t ramp = overlap * factor;
+  const int64_t tile_height = std::min<int64_t>(tile, height) * factor, tile_width = std::min<int64_t>(tile, width) * factor;
   for (size_t i = 0; i < rows.size(); ++i) {
     for (size_t j = 0; j < columns.size(); ++j) {
       statistics.start_tile();
@@ -86,7 +86,6 @@ torch::Tensor upsample_in_tiles(Decoder& decoder, const torch::Tensor& h, int ti
       const auto& column = columns[j];
       auto decoded = decode_tile(row, column).to(torch::kFloat32);
       const int64_t y = row.core * factor, x = column.core * factor;
-      const int64_t tile_height = std::min<int64_t>(tile, height) * factor, tile_width = std::min<int64_t>(tile, width) * factor;
       auto core = decoded.slice(2, y - row.context_begin * factor, y - row.context_begin * factor + tile_height)
                       .slice(3, x - column.context_begin * factor, x - column.context_begin * factor + tile_width);
       if (!image.defined()) {

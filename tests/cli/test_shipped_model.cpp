@@ -80,31 +80,33 @@ TEST_F(ShippedModel, DefaultPrecisionKeepsTheFidelityBarOnThePhotograph) {
 
 // --tile: a tile covering the 16 x 16 grid decodes whole (the same image); tiles of 8 and 4
 // positions come close to it (measured on the photograph: 31.2 and 24.8 dB; 15 held-out photographs
-// at tile 8: 26-40 dB, mean 34) and show no seam: along the tile edges the tiled image differs from the
-// whole one no more than elsewhere.
-TEST_F(ShippedModel, TiledDecodingIsCloseToTheWholeDecoding) {
+// at tile 8: 26-40 dB, mean 34) and show no seam: no column or row of the tiled image jumps from its
+// neighbour by more than the whole image's does there plus the whole image's mean jump (measured on
+// columns: at most 0.026 (tile 4) and 0.006 (tile 8) more, against a mean jump of 0.047; tiles
+// decoded without context and pasted without blending jump 0.11-0.18 more at their edges).
+TEST_F(ShippedModel, TiledDecodingIsCloseToTheWholeDecodingWithoutSeams) {
   ASSERT_EQ(run_tokenflow({"encode", kExample, "-o", path("tokens.npy")}).status, 0);
   const auto decode = [&](const std::string& tile) {
     const std::string output = path("tile" + tile + ".npy");
     const CommandResult run = run_tokenflow({"decode", path("tokens.npy"), "--tile", tile, "-o", output});
     EXPECT_EQ(run.status, 0) << run.err;
-    return load_npy(output);
+    return load_npy(output).clamp(-1, 1);
+  };
+  // Mean absolute difference between neighbouring lines along `dim` (3: columns, 2: rows), per line.
+  const auto jumps = [](const torch::Tensor& image, int64_t dim) {
+    const auto others = dim == 3 ? std::vector<int64_t>{0, 1, 2} : std::vector<int64_t>{0, 1, 3};
+    return (image.slice(dim, 1) - image.slice(dim, 0, -1)).abs().mean(others);
   };
   const auto whole = decode("0");
   EXPECT_TRUE(torch::equal(decode("16"), whole));
   for (const auto& [tile, minimum_psnr] : {std::pair{"8", 30.0}, std::pair{"4", 23.5}}) {
     const auto tiled = decode(tile);
-    const auto error = (tiled.clamp(-1, 1) - whole.clamp(-1, 1)).abs();
-    EXPECT_GE(10.0 * std::log10(4.0 / error.square().mean().item<double>()), minimum_psnr) << "tile " << tile;
-    // Mean error per column: the columns where tiles meet are no worse than twice the worst elsewhere.
-    const auto per_column = error.mean({0, 1, 2});
-    const int edge_every = std::stoi(tile) * 8;  // 8 pixels per position at 128 x 128
-    double at_edges = 0, elsewhere = 0;
-    for (int64_t x = 0; x < per_column.size(0); ++x) {
-      double& slot = x % edge_every == 0 || x % edge_every == edge_every - 1 ? at_edges : elsewhere;
-      slot = std::max(slot, per_column[x].item<double>());
+    const double mse = (tiled - whole).square().mean().item<double>();
+    EXPECT_GE(10.0 * std::log10(4.0 / mse), minimum_psnr) << "tile " << tile;
+    for (int64_t dim : {3, 2}) {
+      const auto excess = (jumps(tiled, dim) - jumps(whole, dim)).max().item<double>();
+      EXPECT_LE(excess, jumps(whole, dim).mean().item<double>()) << "tile " << tile << ", dim " << dim;
     }
-    EXPECT_LE(at_edges, 2 * elsewhere) << "tile " << tile;
   }
 }
 
