@@ -1,8 +1,10 @@
 // Kernel timings (Google Benchmark): the fused channels-last GroupNorm + SiLU against LibTorch's
-// GroupNorm followed by SiLU, on the largest map of the enhanced decoder (256 channels, 256 x 256).
+// GroupNorm followed by SiLU, on the largest map of the enhanced decoder (256 channels, 256 x 256);
+// the transformers' linear layers through nn::linear (oneDNN) against at::linear (OpenBLAS).
 #include <tokenflow/tokenflow.h>
 
 #include "nn/group_norm_silu.h"
+#include "nn/linear.h"
 
 #include <benchmark/benchmark.h>
 
@@ -48,6 +50,36 @@ void BM_NearestUpsample2x(benchmark::State& state, torch::ScalarType dtype) {
   for (auto _ : state) benchmark::DoNotOptimize(torch::upsample_nearest2d(x, {256, 256}, 2.0, 2.0));
 }
 
+// rows x in -> out: CLIP ViT-B/16 at 256x256 (257 tokens, width 768) and SigLIP-SO400M at 384x384
+// (729 tokens, width 1152, MLP 4304). Arguments: rows, in, out, dtype (0 float32, 1 bfloat16).
+void linear_shapes(benchmark::internal::Benchmark* b) {
+  for (int dtype : {0, 1}) {
+    for (auto shape : std::vector<std::vector<int64_t>>{
+             {257, 768, 2304}, {257, 768, 3072}, {257, 3072, 768}, {729, 1152, 4304}, {729, 4304, 1152}}) {
+      b->Args({shape[0], shape[1], shape[2], dtype});
+    }
+  }
+}
+
+template <bool kOneDnn>
+void BM_Linear(benchmark::State& state) {
+  set_threads();
+  torch::manual_seed(0);
+  const auto rows = state.range(0), in = state.range(1), out = state.range(2);
+  const auto dtype = state.range(3) ? torch::kBFloat16 : torch::kFloat32;
+  auto x = torch::randn({rows, in}).to(dtype);
+  auto weight = (torch::randn({out, in}) / std::sqrt(static_cast<double>(in))).to(dtype);
+  auto bias = torch::randn({out}).to(dtype);
+  tokenflow::nn::allow_onednn_gemm(kOneDnn);
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(tokenflow::nn::linear(x, weight, bias));
+  tokenflow::nn::allow_onednn_gemm(true);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * rows * in * out * 1e-9 * state.iterations(),
+                                                 benchmark::Counter::kIsRate);
+}
+
+BENCHMARK_TEMPLATE(BM_Linear, true)->Apply(linear_shapes)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_Linear, false)->Apply(linear_shapes)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_FusedGroupNormSilu, fp32, torch::kFloat32)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_FusedGroupNormSilu, bf16, torch::kBFloat16)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_LibTorchGroupNormThenSilu, fp32, torch::kFloat32)->Unit(benchmark::kMillisecond);

@@ -1,6 +1,7 @@
 #include "nn/clip_vision.h"
 
 #include "nn/attention.h"
+#include "nn/linear.h"
 
 #include <cmath>
 
@@ -29,9 +30,9 @@ ClipBlock::ClipBlock(int width, int heads) : heads(heads) {
 }
 
 torch::Tensor ClipBlock::forward(const torch::Tensor& x, const torch::Tensor& attention_mask) {
-  auto qkv = torch::nn::functional::linear(ln_1(x), in_proj_weight, in_proj_bias).chunk(3, -1);
-  auto h = x + out_proj(multi_head_attention(qkv[0], qkv[1], qkv[2], heads, attention_mask));
-  return h + c_proj(quick_gelu(c_fc(ln_2(h))));
+  auto qkv = linear(ln_1(x), in_proj_weight, in_proj_bias).chunk(3, -1);
+  auto h = x + linear(multi_head_attention(qkv[0], qkv[1], qkv[2], heads, attention_mask), out_proj);
+  return h + linear(quick_gelu(linear(ln_2(h), c_fc)), c_proj);
 }
 
 ClipVision::ClipVision(int width, int layers, int heads, int patch, int positions) : patch(patch) {

@@ -1,6 +1,7 @@
 #include "nn/semantic_decoder.h"
 
 #include "nn/attention.h"
+#include "nn/linear.h"
 
 namespace tokenflow::nn {
 
@@ -27,9 +28,9 @@ BeitBlock::BeitBlock(int width, int mlp_width, int heads) : heads(heads) {
 torch::Tensor BeitBlock::forward(const torch::Tensor& x) {
   // BEiT learns no key bias: the qkv bias is (q_bias, 0, v_bias).
   auto bias = torch::cat({q_bias, torch::zeros_like(v_bias), v_bias});
-  auto qkv = torch::nn::functional::linear(norm1(x), qkv_weight, bias).chunk(3, -1);
-  auto h = x + proj(multi_head_attention(qkv[0], qkv[1], qkv[2], heads));
-  return h + fc2(torch::gelu(fc1(norm2(h))));
+  auto qkv = linear(norm1(x), qkv_weight, bias).chunk(3, -1);
+  auto h = x + linear(multi_head_attention(qkv[0], qkv[1], qkv[2], heads), proj);
+  return h + linear(torch::gelu(linear(norm2(h), fc1)), fc2);
 }
 
 SemanticDecoder::SemanticDecoder(int in_channels, int width, int layers, int heads, int mlp_width, int positions) {

@@ -1,6 +1,7 @@
 #include "nn/siglip_vision.h"
 
 #include "nn/attention.h"
+#include "nn/linear.h"
 
 #include <cmath>
 
@@ -31,8 +32,8 @@ SiglipLayer::SiglipLayer(int width, int mlp_width, int heads) : heads(heads) {
 
 torch::Tensor SiglipLayer::forward(const torch::Tensor& x) {
   auto h = layer_norm1(x);
-  auto y = x + out_proj(multi_head_attention(q_proj(h), k_proj(h), v_proj(h), heads));
-  return y + fc2(gelu_tanh(fc1(layer_norm2(y))));
+  auto y = x + linear(multi_head_attention(linear(h, q_proj), linear(h, k_proj), linear(h, v_proj), heads), out_proj);
+  return y + linear(gelu_tanh(linear(layer_norm2(y), fc1)), fc2);
 }
 
 SiglipPoolingHead::SiglipPoolingHead(int width, int mlp_width) {

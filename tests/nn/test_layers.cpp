@@ -3,6 +3,7 @@
 #include "nn/attention.h"
 #include "nn/clip_vision.h"
 #include "nn/group_norm_silu.h"
+#include "nn/linear.h"
 #include "nn/semantic_decoder.h"
 #include "nn/siglip_vision.h"
 #include "nn/vqgan.h"
@@ -11,6 +12,8 @@
 #include <tokenflow/error.h>
 
 #include <gtest/gtest.h>
+
+#include <limits>
 
 namespace tokenflow::nn {
 namespace {
@@ -56,6 +59,51 @@ TEST(Attention, MatchesANaiveSingleHeadComputationPerHead) {
     auto expected = torch::softmax(torch::bmm(qh, kh.transpose(1, 2)) / 2.0, -1).bmm(vh);
     EXPECT_LT((out.slice(2, 4 * h, 4 * h + 4) - expected).abs().max().item<double>(), 1e-6);
   }
+}
+
+TEST(Attention, OneDnnRouteMatchesMatmulWithMaskAndGradients) {
+  torch::manual_seed(2);
+  // Chunks of one projection, not contiguous, as the CLIP blocks pass them; CLIP's causal mask.
+  auto qkv = torch::randn({2, 70, 3 * 48}, torch::requires_grad());
+  auto parts = qkv.chunk(3, -1);
+  auto mask = torch::full({70, 70}, -std::numeric_limits<float>::infinity()).triu(1);
+  auto upstream = torch::randn({2, 70, 48});
+  std::vector<torch::Tensor> outputs, gradients;
+  for (bool onednn : {true, false}) {
+    allow_onednn_gemm(onednn);
+    outputs.push_back(multi_head_attention(parts[0], parts[1], parts[2], 3, mask));
+    gradients.push_back(torch::autograd::grad({outputs.back()}, {qkv}, {upstream})[0]);
+  }
+  allow_onednn_gemm(true);
+  EXPECT_LT((outputs[0] - outputs[1]).abs().max().item<float>(), 1e-5);
+  EXPECT_LT((gradients[0] - gradients[1]).abs().max().item<float>(), 1e-4);
+  // The mask holds: the first query sees only the first key, so its output is that value.
+  EXPECT_LT((outputs[0].select(1, 0) - parts[2].select(1, 0)).abs().max().item<float>(), 1e-6);
+}
+
+TEST(Linear, OneDnnRouteMatchesAtLinearInValueAndGradient) {
+  torch::manual_seed(0);
+  // Below the threshold (at::linear) and above it (oneDNN), batched as the transformers call it.
+  for (int64_t rows : {kOneDnnMinRows - 1, 3 * kOneDnnMinRows}) {
+    auto x = torch::randn({rows / kOneDnnMinRows + 1, rows, 48}, torch::requires_grad());
+    auto weight = torch::randn({80, 48}, torch::requires_grad());
+    auto bias = torch::randn({80}, torch::requires_grad());
+    auto y = linear(x, weight, bias);
+    auto expected = torch::nn::functional::linear(x, weight, bias);
+    ASSERT_EQ(y.sizes(), expected.sizes());
+    EXPECT_LT((y - expected).abs().max().item<float>(), 1e-4) << rows << " rows";
+    auto upstream = torch::randn_like(y);
+    auto grads = torch::autograd::grad({y}, {x, weight, bias}, {upstream});
+    auto expected_grads = torch::autograd::grad({expected}, {x, weight, bias}, {upstream});
+    for (size_t i = 0; i < grads.size(); ++i) {
+      EXPECT_LT((grads[i] - expected_grads[i]).abs().max().item<float>(), 1e-3) << rows << " rows, gradient " << i;
+    }
+  }
+  auto x = torch::randn({2 * kOneDnnMinRows, 64}).to(torch::kBFloat16);
+  auto weight = torch::randn({32, 64}).to(torch::kBFloat16);
+  auto y = linear(x, weight, torch::Tensor()).to(torch::kFloat32);
+  auto expected = torch::nn::functional::linear(x.to(torch::kFloat32), weight.to(torch::kFloat32));
+  EXPECT_LT((y - expected).abs().max().item<float>(), 0.02 * expected.abs().max().item<float>());
 }
 
 TEST(PositionTable, SameGridIsUnchangedAndLargerGridHasTheRightSize) {

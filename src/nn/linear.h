@@ -1,0 +1,27 @@
+#pragma once
+// The transformers' linear layers, y = x W^T + b, routed to the faster GEMM on the CPU.
+#include <torch/torch.h>
+
+namespace tokenflow::nn {
+
+// x: ... x in_features -> ... x out_features. In float32 on the CPU with at least `kOneDnnMinRows`
+// rows it runs as a 1x1 convolution over a channels-last view of x, which LibTorch hands to oneDNN:
+// 260-340 GFLOP/s here on the ViTs' shapes, against 110-190 for at::linear's OpenBLAS GEMM. The sum
+// runs in another order, so results differ by float32 rounding. Elsewhere it is at::linear: with
+// fewer rows OpenBLAS wins, bfloat16 already reaches oneDNN through it (and is no slower), and CUDA.
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& layer);
+
+constexpr int64_t kOneDnnMinRows = 64;
+
+// rows x channels as a 1 x channels x 1 x rows image in channels-last memory (a view of contiguous
+// rows), and back: how a product over rows is handed to oneDNN as a 1x1 convolution.
+torch::Tensor rows_as_image(const torch::Tensor& rows);
+torch::Tensor image_as_rows(const torch::Tensor& image);
+
+// Whether linear() and multi_head_attention() may take their oneDNN routes (default true). The
+// benchmark's baseline turns them off to time at::linear and at::matmul, as the official code runs.
+void allow_onednn_gemm(bool allow);
+bool onednn_gemm_allowed();
+
+}  // namespace tokenflow::nn
