@@ -15,8 +15,8 @@ torch::Tensor grouped_1x1_convolution(const torch::Tensor& image, const torch::T
 }
 
 // One image's attention (q, k, v: N x D) as two grouped 1x1 convolutions, one group per head, which
-// LibTorch hands to oneDNN: in float32, 2.4x (CLIP ViT-B/16 at 256) to 3.4x (SigLIP at 384) faster
-// than at::matmul's batched OpenBLAS GEMMs. The scores come out as [query][head][key], so the
+// LibTorch hands to oneDNN: in float32, 2.4-3.4x faster than at::matmul's batched OpenBLAS GEMMs
+// on CLIP ViT-B/16 at 256 and SigLIP at 384. The scores come out as [query][head][key], so the
 // softmax runs over contiguous keys and the output is already N x D.
 torch::Tensor attention_by_convolutions(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                         int64_t heads, const torch::Tensor& mask) {
@@ -24,7 +24,8 @@ torch::Tensor attention_by_convolutions(const torch::Tensor& q, const torch::Ten
   // Keys as the weight of output channel (head, key) over input channels (head's dims).
   auto keys = k.reshape({tokens, heads, head_dim}).permute({1, 0, 2}).reshape({heads * tokens, head_dim, 1, 1});
   auto scaled = (q * std::pow(static_cast<double>(head_dim), -0.5)).contiguous();
-  auto scores = image_as_rows(grouped_1x1_convolution(rows_as_image(scaled), keys, heads)).view({tokens, heads, tokens});
+  auto scores = image_as_rows(grouped_1x1_convolution(rows_as_image(scaled), keys, heads));
+  scores = scores.view({tokens, heads, tokens});
   if (mask.defined()) scores = scores + mask.unsqueeze(1);
   auto weights = torch::softmax(scores, -1).reshape({tokens, heads * tokens});
   // Values as the weight of output channel (head, dim) over input channels (head, key).

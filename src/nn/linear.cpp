@@ -17,8 +17,11 @@ bool onednn_gemm_allowed() { return onednn_allowed; }
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   const auto in_features = x.size(-1), out_features = weight.size(0);
   const auto rows = x.numel() / in_features;
-  if (!onednn_allowed || !x.is_cpu() || x.scalar_type() != torch::kFloat32 || rows < kOneDnnMinRows) return torch::nn::functional::linear(x, weight, bias);
-  auto y = torch::conv2d(rows_as_image(x.reshape({rows, in_features})), weight.view({out_features, in_features, 1, 1}), bias);
+  if (!onednn_allowed || !x.is_cpu() || x.scalar_type() != torch::kFloat32 || rows < kOneDnnMinRows) {
+    return torch::nn::functional::linear(x, weight, bias);
+  }
+  auto kernel = weight.reshape({out_features, in_features, 1, 1});
+  auto y = torch::conv2d(rows_as_image(x.reshape({rows, in_features})), kernel, bias);
   auto shape = x.sizes().vec();
   shape.back() = out_features;
   return image_as_rows(y).view(shape);
