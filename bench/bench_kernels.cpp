@@ -1,8 +1,10 @@
 // Kernel timings (Google Benchmark): the fused channels-last GroupNorm + SiLU against LibTorch's
 // GroupNorm followed by SiLU, on the largest map of the enhanced decoder (256 channels, 256 x 256);
-// the transformers' linear layers through nn::linear (oneDNN) against at::linear (OpenBLAS).
+// the transformers' linear layers through nn::linear (oneDNN) against at::linear (OpenBLAS), alone
+// and in a training step's forward and backward through CLIP ViT-B/16.
 #include <tokenflow/tokenflow.h>
 
+#include "nn/clip_vision.h"
 #include "nn/group_norm_silu.h"
 #include "nn/linear.h"
 
@@ -78,6 +80,24 @@ void BM_Linear(benchmark::State& state) {
                                                  benchmark::Counter::kIsRate);
 }
 
+// Forward and backward through CLIP ViT-B/16 in float32, batch 4 at 256 x 256: what training the
+// semantic encoder costs, with the oneDNN products or with OpenBLAS's.
+template <bool kOneDnn>
+void BM_ClipForwardBackward(benchmark::State& state) {
+  set_threads();
+  torch::manual_seed(0);
+  tokenflow::nn::ClipVision vit(768, 12, 12, 16, 197);
+  auto images = torch::randn({4, 3, 256, 256});
+  tokenflow::nn::allow_onednn_gemm(kOneDnn);
+  for (auto _ : state) {
+    vit.zero_grad();
+    vit.forward(images).pow(2).mean().backward();
+  }
+  tokenflow::nn::allow_onednn_gemm(true);
+}
+
+BENCHMARK_TEMPLATE(BM_ClipForwardBackward, true)->Iterations(3)->Unit(benchmark::kSecond);
+BENCHMARK_TEMPLATE(BM_ClipForwardBackward, false)->Iterations(3)->Unit(benchmark::kSecond);
 BENCHMARK_TEMPLATE(BM_Linear, true)->Apply(linear_shapes)->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_Linear, false)->Apply(linear_shapes)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_FusedGroupNormSilu, fp32, torch::kFloat32)->Unit(benchmark::kMillisecond);
