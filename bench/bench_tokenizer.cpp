@@ -1,6 +1,7 @@
 // Speed of the TokenFlow tokenizer at the released sizes, with random weights (nothing to
 // download). For each architecture it runs, each in a child process (so peak memory is per mode):
-//   official: the official op sequence (NCHW float32, at::linear, full distance matrices, one-hot), the baseline;
+//   official: the official op sequence (NCHW float32, at::linear and at::matmul, full distance matrices,
+//             one-hot), the baseline;
 //   fp32:     tokenflow's exact mode;
 //   mixed:    fp32 encoding and bf16 decoding, the default where the CPU has bf16;
 //   bf16:     tokenflow's fastest mode;
