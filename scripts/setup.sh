@@ -23,7 +23,7 @@ done
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(build-essential cmake pkg-config libtorch-dev libopenblas0-pthread libgloo-dev libstb-dev
+packages=(build-essential cmake pkg-config libtorch-dev libopenblas0-pthread libdnnl-dev libgloo-dev libstb-dev
           nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libgtest-dev libbenchmark-dev)
 
 all_installed() {

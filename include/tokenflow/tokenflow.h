@@ -51,10 +51,13 @@ struct ModelConfig {
 //          AVX-512 BF16 (or on CUDA). It decodes the same tokens 55-57 dB PSNR from Fp32's images
 //          on photographs through a trained model (36-44 dB with random weights), but the
 //          encoders' rounding flips many fine-scale tokens (docs/performance.md).
-//   Mixed: Fp32 encoding (the exact tokens and features) and Bf16 decoding.
-//   Auto:  the fastest of these that keeps the fidelity bar of docs/performance.md (identical
-//          tokens, decoded images within 40 dB): Mixed where the hardware computes bfloat16
-//          natively, else Fp32.
+//   Mixed: float32 encoders and bfloat16 decoders. The encoding is Fp32's but for rounding: the
+//          pixel encoder through oneDNN's Winograd convolutions where the build has oneDNN, and the
+//          codebook searched by similarity (one product per entry, not the official distances);
+//          on photographs through a trained model every token matched Fp32's (docs/performance.md).
+//   Auto:  the fastest of these that keeps the fidelity bar of docs/performance.md (at least 99%
+//          identical tokens, decoded images within 40 dB): Mixed where the hardware computes
+//          bfloat16 natively, else Fp32.
 enum class Precision { Auto, Fp32, Bf16, Mixed };
 
 struct LoadOptions {

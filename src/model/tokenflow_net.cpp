@@ -84,13 +84,15 @@ void TokenFlowNet::configure_inference(Precision precision, const torch::Device&
     part->to(decoder_dtype);
   }
   quantize->to(torch::kFloat32);
-  code_search = encoder_dtype == torch::kBFloat16 ? nn::CodeSearch::Similarity : nn::CodeSearch::OfficialDistances;
+  code_search = precision == Precision::Fp32 ? nn::CodeSearch::OfficialDistances : nn::CodeSearch::Similarity;
   encoder_format = encoder_dtype == torch::kBFloat16 ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
   set_conv_weight_format(*encoder, encoder_format);
   set_conv_weight_format(*quant_conv, encoder_format);
   decoder_format = torch::MemoryFormat::ChannelsLast;
   set_conv_weight_format(*decoder, decoder_format);
   set_conv_weight_format(*post_quant_conv, decoder_format);
+  const bool blocked = precision == Precision::Mixed && device.is_cpu() && nn::onednn_available();
+  blocked_encoder = blocked ? std::make_shared<nn::BlockedEncoder>(*encoder) : nullptr;
 }
 
 torch::Tensor TokenFlowNet::semantic_features(const torch::Tensor& images) {
@@ -104,6 +106,7 @@ torch::Tensor TokenFlowNet::semantic_features(const torch::Tensor& images) {
 torch::Tensor TokenFlowNet::pixel_features(const torch::Tensor& images) {
   auto input = images.to(device);
   if (input.size(2) != config.pixel_image_size) input = bicubic_resize(input, config.pixel_image_size);
+  if (blocked_encoder) return quant_conv(blocked_encoder->forward(input));
   return as_float(quant_conv(encoder->forward(as_conv_input(input, encoder_dtype, encoder_format))));
 }
 

@@ -7,6 +7,7 @@
 #include "nn/semantic_decoder.h"
 #include "nn/semantic_encoder.h"
 #include "nn/vqgan.h"
+#include "nn/vqgan_blocked.h"
 
 #include <memory>
 
@@ -25,11 +26,13 @@ struct TokenFlowNet : torch::nn::Module {
   torch::Tensor decode_semantic(const torch::Tensor& features);
 
   // Moves the network to `device` and sets its arithmetic (Fp32, Bf16 or Mixed): the encoders in
-  // float32 with the official code search or in bfloat16 with the similarity search, the decoders in
-  // either; the quantizer and the residuals stay float32. The pixel decoder runs channels-last
-  // (oneDNN's fast layout) always. The pixel encoder does too in bfloat16, but keeps the official
-  // NCHW layout in float32: channels-last sums in another order, which moves the features by ~1e-3
-  // and so can flip token indices.
+  // float32 or bfloat16, the decoders in either; the quantizer and the residuals stay float32, with
+  // the official distance search in Fp32 and the similarity search otherwise. The pixel decoder runs
+  // channels-last (oneDNN's fast layout) always, the pixel encoder too in bfloat16. In Fp32 the pixel
+  // encoder keeps the official NCHW layout: through LibTorch's channels-last ops its features moved
+  // by ~1e-3, enough to flip token indices. Mixed runs it through oneDNN (nn::BlockedEncoder:
+  // Winograd convolutions, ~1e-5 from the official sequence) where the build has oneDNN and the
+  // device is the CPU, else as Fp32 does.
   void configure_inference(Precision precision, const torch::Device& device);
 
   ModelConfig config;
@@ -42,6 +45,7 @@ struct TokenFlowNet : torch::nn::Module {
   nn::CodeSearch code_search = nn::CodeSearch::OfficialDistances;
   int decode_tile = 0;  // the pixel decoder in tiles of this many feature positions; 0: whole
   std::shared_ptr<nn::Encoder> encoder;
+  std::shared_ptr<nn::BlockedEncoder> blocked_encoder;  // the pixel encoder's fast float32 route, when set
   std::shared_ptr<nn::Decoder> decoder;
   torch::nn::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
   std::shared_ptr<nn::SemanticEncoder> encoder_vqkd;

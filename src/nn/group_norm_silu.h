@@ -13,6 +13,10 @@ torch::Tensor group_norm_channels_last(const torch::Tensor& x, int groups, const
 torch::Tensor group_norm_silu_channels_last(const torch::Tensor& x, int groups, const torch::Tensor& gamma,
                                             const torch::Tensor& beta, double eps);
 
+// The layer `norm`, then SiLU, over a float32 map in oneDNN's blocked layout (N x C/16 x H x W x 16,
+// nn/onednn_conv.h), by the same passes.
+torch::Tensor group_norm_silu_blocked(torch::nn::GroupNorm& norm, const torch::Tensor& x);
+
 // The layer `norm` applied to x, then SiLU: the fused kernel for channels-last bfloat16 CPU tensors,
 // else LibTorch's own ops.
 torch::Tensor group_norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x);

@@ -2,6 +2,7 @@
 // bfloat16 or float16.
 #include "io/checkpoint.h"
 #include "io/io_test_util.h"
+#include "nn/onednn_conv.h"
 #include "parity_fixture.h"
 
 #include <tokenflow/tokenflow.h>
@@ -44,8 +45,8 @@ TEST_P(Bf16, StaysCloseToTheOfficialOutputs) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Bf16, ::testing::Values("clipb224", "clipb256e", "siglip384"));
 
-// Mixed: the float32 encoders (the official tokens and features, bit for bit) and the bfloat16
-// decoders.
+// Mixed: the float32 encoders, the pixel encoder through oneDNN's Winograd convolutions where the
+// build has oneDNN and the codebook searched by similarity, and the bfloat16 decoders.
 TEST(Mixed, EncodesAsFloat32AndDecodesInBfloat16) {
   LoadOptions options;
   options.precision = Precision::Mixed;
@@ -54,9 +55,12 @@ TEST(Mixed, EncodesAsFloat32AndDecodesInBfloat16) {
   EXPECT_EQ(mixed.precision(), Precision::Mixed);
   EXPECT_EQ(exact.precision(), Precision::Fp32);
   const auto input = parity_tensor("clipb224", "input");
+  const auto features = mixed.pixel_features(input), exact_features = exact.pixel_features(input);
+  EXPECT_LT(((features - exact_features).abs().max() / exact_features.abs().max()).item<double>(), 1e-4);
+  if (nn::onednn_available()) EXPECT_FALSE(torch::equal(features, exact_features));  // through Winograd
+  EXPECT_TRUE(torch::equal(mixed.semantic_features(input), exact.semantic_features(input)));
   const auto encoded = mixed.encode(input);
   EXPECT_TRUE(torch::equal(encoded.indices, parity_tensor("clipb224", "indices")));
-  EXPECT_TRUE(torch::equal(encoded.features, exact.encode(input).features));
   const auto decoded = mixed.decode_indices(encoded.indices), reference = exact.decode_indices(encoded.indices);
   EXPECT_FALSE(torch::equal(decoded, reference));  // it really decoded in bfloat16
   EXPECT_GT(psnr(decoded, reference), 35.0);

@@ -1,0 +1,174 @@
+#include "nn/onednn_conv.h"
+
+#include <torch/version.h>
+
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#ifdef TOKENFLOW_WITH_ONEDNN
+#include <dnnl.hpp>
+#endif
+
+namespace tokenflow::nn {
+
+namespace {
+constexpr int64_t kBlock = 16;
+}  // namespace
+
+torch::Tensor to_blocked(const torch::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) % kBlock == 0, "to_blocked: N x C x H x W with C a multiple of 16");
+  return x.reshape({x.size(0), x.size(1) / kBlock, kBlock, x.size(2), x.size(3)}).permute({0, 1, 3, 4, 2}).contiguous();
+}
+
+torch::Tensor from_blocked(const torch::Tensor& blocked) {
+  TORCH_CHECK(is_blocked(blocked), "from_blocked: N x C/16 x H x W x 16");
+  const auto n = blocked.size(0), c = blocked.size(1) * kBlock, h = blocked.size(2), w = blocked.size(3);
+  return blocked.permute({0, 1, 4, 2, 3}).reshape({n, c, h, w}).contiguous();
+}
+
+bool is_blocked(const torch::Tensor& x) { return x.dim() == 5 && x.size(4) == kBlock && x.is_contiguous(); }
+
+bool winograd_applies(const torch::nn::Conv2d& conv) {
+  const auto& o = conv->options;
+  return (*o.kernel_size())[0] == 3 && (*o.kernel_size())[1] == 3 && (*o.stride())[0] == 1 && (*o.stride())[1] == 1 &&
+         o.in_channels() % kBlock == 0 && o.out_channels() % kBlock == 0 && o.groups() == 1;
+}
+
+#ifdef TOKENFLOW_WITH_ONEDNN
+
+bool onednn_available() { return true; }
+
+namespace {
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// A convolution primitive for one input shape, with the weights in the layout it asked for.
+struct Prepared {
+  dnnl::convolution_forward primitive;
+  dnnl::memory weights, bias;
+  dnnl::memory::desc src, dst;
+};
+
+dnnl::memory::desc map_desc(int64_t n, int64_t c, int64_t h, int64_t w) {
+  using tag = dnnl::memory::format_tag;
+  return {{n, c, h, w}, dnnl::memory::data_type::f32, c % kBlock == 0 ? tag::nChw16c : tag::nchw};
+}
+
+}  // namespace
+
+struct BlockedConv2d::Impl {
+  torch::Tensor weight, bias;  // the module's, float32 OIHW
+  ConvAlgorithm algorithm = ConvAlgorithm::Direct;
+  int64_t stride = 1, padding = 0, end_padding = 0;
+  mutable std::mutex mutex;
+  mutable std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<Prepared>> prepared;
+
+  std::shared_ptr<Prepared> prepare(int64_t n, int64_t h, int64_t w) const {
+    using namespace dnnl;
+    const int64_t out_channels = weight.size(0), in_channels = weight.size(1), kernel = weight.size(2);
+    const int64_t out_h = (h + 2 * padding + end_padding - kernel) / stride + 1;
+    const int64_t out_w = (w + 2 * padding + end_padding - kernel) / stride + 1;
+    auto result = std::make_shared<Prepared>();
+    result->src = map_desc(n, in_channels, h, w);
+    result->dst = map_desc(n, out_channels, out_h, out_w);
+    const memory::dims weight_dims{out_channels, in_channels, kernel, kernel};
+    const memory::desc any_weights(weight_dims, memory::data_type::f32, memory::format_tag::any);
+    const memory::desc bias_desc({out_channels}, memory::data_type::f32, memory::format_tag::x);
+    const convolution_forward::desc description(
+        prop_kind::forward_inference,
+        algorithm == ConvAlgorithm::Winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
+        result->src, any_weights, bias_desc, result->dst, {stride, stride}, {padding, padding},
+        {padding + end_padding, padding + end_padding});
+    const convolution_forward::primitive_desc primitive_desc(description, cpu_engine());
+    result->primitive = convolution_forward(primitive_desc);
+    stream stream(cpu_engine());
+    memory plain_weights({weight_dims, memory::data_type::f32, memory::format_tag::oihw}, cpu_engine(), weight.data_ptr());
+    result->weights = memory(primitive_desc.weights_desc(), cpu_engine());
+    reorder(plain_weights, result->weights).execute(stream, plain_weights, result->weights);
+    result->bias = memory(bias_desc, cpu_engine());
+    memory plain_bias(bias_desc, cpu_engine(), bias.data_ptr());
+    reorder(plain_bias, result->bias).execute(stream, plain_bias, result->bias);
+    stream.wait();
+    return result;
+  }
+
+  std::shared_ptr<Prepared> for_shape(int64_t n, int64_t h, int64_t w) const {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto& entry = prepared[{n, h, w}];
+    if (!entry) entry = prepare(n, h, w);
+    return entry;
+  }
+};
+
+BlockedConv2d::BlockedConv2d(const torch::nn::Conv2d& conv, ConvAlgorithm algorithm, int end_padding)
+    : impl_(std::make_shared<Impl>()) {
+  const auto& o = conv->options;
+  TORCH_CHECK(algorithm == ConvAlgorithm::Direct || winograd_applies(conv), "Winograd needs a 3x3 stride-1 convolution of 16k channels");
+  TORCH_CHECK((*o.kernel_size())[0] == (*o.kernel_size())[1] && (*o.stride())[0] == (*o.stride())[1] && o.groups() == 1 &&
+                  (*o.dilation())[0] == 1 && (*o.dilation())[1] == 1,
+              "BlockedConv2d: square kernels and strides, no groups or dilation");
+  // Padding is a c10::variant up to LibTorch 2.0, a std::variant from 2.1.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  const auto* padding = std::get_if<torch::ExpandingArray<2>>(&o.padding());
+#else
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+#endif
+  TORCH_CHECK(padding && (**padding)[0] == (**padding)[1], "BlockedConv2d: equal explicit padding");
+  TORCH_CHECK(conv->weight.scalar_type() == torch::kFloat32 && conv->weight.device().is_cpu(), "BlockedConv2d: float32 CPU weights");
+  impl_->weight = conv->weight.detach().contiguous();
+  impl_->bias = conv->bias.defined() ? conv->bias.detach().contiguous() : torch::zeros({impl_->weight.size(0)});
+  impl_->algorithm = algorithm;
+  impl_->stride = (*o.stride())[0];
+  impl_->padding = (**padding)[0];
+  impl_->end_padding = end_padding;
+}
+
+ConvAlgorithm BlockedConv2d::algorithm() const { return impl_->algorithm; }
+
+torch::Tensor BlockedConv2d::forward(const torch::Tensor& x) const {
+  const int64_t in_channels = impl_->weight.size(1), out_channels = impl_->weight.size(0);
+  const bool blocked_in = in_channels % kBlock == 0;
+  TORCH_CHECK(x.scalar_type() == torch::kFloat32 && x.device().is_cpu(), "BlockedConv2d: float32 CPU input");
+  TORCH_CHECK(blocked_in ? is_blocked(x) && x.size(1) * kBlock == in_channels
+                         : x.dim() == 4 && x.is_contiguous() && x.size(1) == in_channels,
+              "BlockedConv2d: input of the wrong layout or channels");
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  const auto prepared = impl_->for_shape(n, h, w);
+  const auto dims = prepared->dst.dims();
+  auto out = out_channels % kBlock == 0 ? torch::empty({n, out_channels / kBlock, dims[2], dims[3], kBlock})
+                                        : torch::empty({n, out_channels, dims[2], dims[3]});
+  dnnl::memory src(prepared->src, cpu_engine(), x.data_ptr());
+  dnnl::memory dst(prepared->dst, cpu_engine(), out.data_ptr());
+  dnnl::stream stream(cpu_engine());
+  prepared->primitive.execute(stream, {{DNNL_ARG_SRC, src},
+                                       {DNNL_ARG_WEIGHTS, prepared->weights},
+                                       {DNNL_ARG_BIAS, prepared->bias},
+                                       {DNNL_ARG_DST, dst}});
+  stream.wait();
+  return out;
+}
+
+#else
+
+bool onednn_available() { return false; }
+
+struct BlockedConv2d::Impl {};
+
+BlockedConv2d::BlockedConv2d(const torch::nn::Conv2d&, ConvAlgorithm, int) {
+  TORCH_CHECK(false, "this build has no oneDNN (install libdnnl-dev and configure again)");
+}
+
+ConvAlgorithm BlockedConv2d::algorithm() const { return ConvAlgorithm::Direct; }
+
+torch::Tensor BlockedConv2d::forward(const torch::Tensor&) const {
+  TORCH_CHECK(false, "this build has no oneDNN");
+  return {};
+}
+
+#endif
+
+}  // namespace tokenflow::nn

@@ -1,0 +1,45 @@
+#pragma once
+// Convolutions run by oneDNN directly, on feature maps in its blocked layout nChw16c, held as
+// N x C/16 x H x W x 16 float32 tensors. LibTorch 1.13 reaches oneDNN only through its direct
+// convolution; oneDNN's Winograd F(4x4, 3x3) convolution, for float32 3x3 stride-1 layers, needs the
+// blocked layout and here computes the pixel encoder's layers 1.3-2.6x faster than the direct one
+// (1.8x on its largest, 128 channels at 256 x 256), within 2e-5 of it.
+//
+// Available when the build found oneDNN's headers (Debian's libdnnl-dev, the same library
+// LibTorch 1.13 calls); otherwise onednn_available() is false and callers keep LibTorch's
+// convolutions.
+#include <torch/torch.h>
+
+#include <memory>
+
+namespace tokenflow::nn {
+
+bool onednn_available();
+
+// N x C x H x W (any memory format; C a multiple of 16) <-> N x C/16 x H x W x 16.
+torch::Tensor to_blocked(const torch::Tensor& x);
+torch::Tensor from_blocked(const torch::Tensor& blocked);  // contiguous N x C x H x W
+bool is_blocked(const torch::Tensor& x);
+
+enum class ConvAlgorithm { Direct, Winograd };
+
+// One float32 inference convolution of `conv`'s weights. Its input and output are blocked when
+// their channels are a multiple of 16, else contiguous NCHW (the image in, a narrow map out).
+// The weights are read, and reordered for oneDNN, at the first call of each input shape: build it
+// once the weights are loaded. `end_padding` pads the right and bottom only (the official
+// encoder's downsampling pads (0, 1, 0, 1) before a convolution without padding).
+class BlockedConv2d {
+ public:
+  BlockedConv2d(const torch::nn::Conv2d& conv, ConvAlgorithm algorithm, int end_padding = 0);
+  torch::Tensor forward(const torch::Tensor& x) const;
+  ConvAlgorithm algorithm() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// Whether oneDNN runs `conv` as Winograd: float32 3x3, stride 1, 16k channels in and out.
+bool winograd_applies(const torch::nn::Conv2d& conv);
+
+}  // namespace tokenflow::nn
