@@ -50,7 +50,7 @@ dnnl::engine& cpu_engine() {
 struct Prepared {
   dnnl::convolution_forward primitive;
   dnnl::memory weights, bias;
-  dnnl::memory::desc src, dst;
+  dnnl::memory::desc src, dst, scratchpad;
 };
 
 dnnl::memory::desc map_desc(int64_t n, int64_t c, int64_t h, int64_t w) {
@@ -83,8 +83,13 @@ struct BlockedConv2d::Impl {
         algorithm == ConvAlgorithm::Winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
         result->src, any_weights, bias_desc, result->dst, {stride, stride}, {padding, padding},
         {padding + end_padding, padding + end_padding});
-    const convolution_forward::primitive_desc primitive_desc(description, cpu_engine());
+    // The caller's scratchpad, so that threads may run one primitive at once (oneDNN's own is shared
+    // unless the library was built for concurrent execution).
+    primitive_attr attributes;
+    attributes.set_scratchpad_mode(scratchpad_mode::user);
+    const convolution_forward::primitive_desc primitive_desc(description, attributes, cpu_engine());
     result->primitive = convolution_forward(primitive_desc);
+    result->scratchpad = primitive_desc.scratchpad_desc();
     stream stream(cpu_engine());
     memory plain_weights({weight_dims, memory::data_type::f32, memory::format_tag::oihw}, cpu_engine(), weight.data_ptr());
     result->weights = memory(primitive_desc.weights_desc(), cpu_engine());
@@ -143,11 +148,14 @@ torch::Tensor BlockedConv2d::forward(const torch::Tensor& x) const {
                                         : torch::empty({n, out_channels, dims[2], dims[3]});
   dnnl::memory src(prepared->src, cpu_engine(), x.data_ptr());
   dnnl::memory dst(prepared->dst, cpu_engine(), out.data_ptr());
+  auto scratch = torch::empty({static_cast<int64_t>(prepared->scratchpad.get_size())}, torch::kUInt8);
+  dnnl::memory scratchpad(prepared->scratchpad, cpu_engine(), scratch.data_ptr());
   dnnl::stream stream(cpu_engine());
   prepared->primitive.execute(stream, {{DNNL_ARG_SRC, src},
                                        {DNNL_ARG_WEIGHTS, prepared->weights},
                                        {DNNL_ARG_BIAS, prepared->bias},
-                                       {DNNL_ARG_DST, dst}});
+                                       {DNNL_ARG_DST, dst},
+                                       {DNNL_ARG_SCRATCHPAD, scratchpad}});
   stream.wait();
   return out;
 }

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace tokenflow::nn {
 namespace {
 
@@ -63,6 +65,26 @@ TEST(BlockedConv2d, WinogradAndDirectMatchLibTorch) {
     EXPECT_LT(max_relative(got, want), c.tolerance) << c.name;
     EXPECT_TRUE(torch::equal(blocked.forward(in), out)) << c.name << ": the prepared primitive reused";
   }
+}
+
+// Each call brings its own scratchpad, so threads may share one convolution.
+TEST(BlockedConv2d, ThreadsShareOneConvolution) {
+  if (!onednn_available()) GTEST_SKIP() << "built without oneDNN";
+  torch::manual_seed(7);
+  torch::NoGradGuard no_grad;
+  const BlockedConv2d blocked(conv(32, 32, 3, 1, 1), ConvAlgorithm::Winograd);
+  const auto input = to_blocked(torch::randn({1, 32, 48, 48}));
+  const auto want = blocked.forward(input);
+  std::vector<torch::Tensor> got(4);
+  std::vector<std::thread> threads;
+  for (auto& out : got) {
+    threads.emplace_back([&] {
+      torch::NoGradGuard thread_no_grad;
+      for (int i = 0; i < 5; ++i) out = blocked.forward(input);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const auto& out : got) EXPECT_TRUE(torch::equal(out, want));
 }
 
 TEST(GroupNormSilu, BlockedMatchesLibTorch) {
