@@ -306,6 +306,7 @@ void report(const Settings& settings) {
         // The baseline keeps the C library's default allocator, as the official code runs.
         if (mode == "official") return run_official(arch, image, settings.repeats, outputs);
         reuse_freed_memory();
+        single_threaded_blas();
         return run_tokenflow(name, parse_precision(mode), image, settings.repeats, outputs, exact);
       });
       std::fprintf(stderr, "%s %s: encode %.3f s, decode %.3f s\n", name.c_str(), mode.c_str(),
@@ -355,6 +356,7 @@ void report(const Settings& settings) {
         const auto f = in_child([&] {
           torch::set_num_threads(settings.threads);
           reuse_freed_memory();
+          single_threaded_blas();
           return run_decode_only(name, tile, settings.repeats, exact_indices, outputs);
         });
         const auto recon = io::load_npy(outputs + ".recon.npy");

@@ -333,6 +333,7 @@ std::string model_or_default(const std::string& given) {
 
 Model load_model(const CommonOptions& common) {
   tokenflow::set_num_threads(common.threads);
+  tokenflow::single_threaded_blas();
   tokenflow::LoadOptions options;
   options.precision = tokenflow::parse_precision(common.precision);
   options.device = common.device;

@@ -94,6 +94,13 @@ bool native_bf16(const std::string& device);
 // application's call; the CLI and the benchmarks make it. No effect on other C libraries.
 void reuse_freed_memory();
 
+// Keeps OpenBLAS to one thread. LibTorch's intra-op pool (OpenMP) already occupies the cores, and
+// OpenBLAS's own pthread pool (Debian's libopenblas0-pthread) waiting beside it made the float32 code
+// search vary from 0.04 to 0.39 s per clipb256e encode here; on one thread it is a steady 0.04 s.
+// Process-wide, so it is the application's call; the CLI's inference commands and the benchmark
+// make it. No effect where LibTorch's BLAS is not OpenBLAS.
+void single_threaded_blas();
+
 // Sets the number of threads LibTorch uses for intra-op parallelism (0 keeps the default).
 void set_num_threads(int threads);
 

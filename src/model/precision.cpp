@@ -8,6 +8,7 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <dlfcn.h>
 
 #include <limits>
 
@@ -56,6 +57,12 @@ void reuse_freed_memory() {
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());  // and never handed back
   mallopt(M_TOP_PAD, 256 << 20);                       // grow the heap in large steps
 #endif
+}
+
+void single_threaded_blas() {
+  // Looked up at run time: OpenBLAS is LibTorch's dependency, not ours, and may be absent.
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
 }
 
 bool native_bf16(const std::string& device) {
