@@ -96,7 +96,7 @@ void reuse_freed_memory();
 
 // Keeps OpenBLAS to one thread. LibTorch's intra-op pool (OpenMP) already occupies the cores, and
 // OpenBLAS's own pthread pool (Debian's libopenblas0-pthread) waiting beside it made the float32 code
-// search vary from 0.04 to 0.39 s per clipb256e encode here; on one thread it is a steady 0.04 s.
+// search vary from 0.04 to 0.39 s per clipb256e encode here; on one thread it took 0.04-0.06 s.
 // Process-wide, so it is the application's call; the CLI's inference commands and the benchmark
 // make it. No effect where LibTorch's BLAS is not OpenBLAS.
 void single_threaded_blas();

@@ -49,13 +49,17 @@ dnnl::engine& cpu_engine() {
 // A convolution primitive for one input shape, with the weights in the layout it asked for.
 struct Prepared {
   dnnl::convolution_forward primitive;
-  dnnl::memory weights, bias;
+  dnnl::memory weights;
   dnnl::memory::desc src, dst, scratchpad;
 };
 
 dnnl::memory::desc map_desc(int64_t n, int64_t c, int64_t h, int64_t w) {
   using tag = dnnl::memory::format_tag;
   return {{n, c, h, w}, dnnl::memory::data_type::f32, c % kBlock == 0 ? tag::nChw16c : tag::nchw};
+}
+
+dnnl::memory::desc bias_desc(int64_t channels) {
+  return {{channels}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::x};
 }
 
 }  // namespace
@@ -66,6 +70,24 @@ struct BlockedConv2d::Impl {
   int64_t stride = 1, padding = 0, end_padding = 0;
   mutable std::mutex mutex;
   mutable std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<Prepared>> prepared;
+  // The weights in each layout a primitive asked for: shapes that ask for the same one share it, so
+  // a new batch size costs a primitive, not another copy of the weights.
+  mutable std::vector<dnnl::memory> reordered_weights;
+
+  dnnl::memory weights_as(const dnnl::memory::desc& layout) const {
+    for (const auto& weights : reordered_weights) {
+      if (weights.get_desc() == layout) return weights;
+    }
+    using namespace dnnl;
+    const memory::dims dims{weight.size(0), weight.size(1), weight.size(2), weight.size(3)};
+    memory plain({dims, memory::data_type::f32, memory::format_tag::oihw}, cpu_engine(), weight.data_ptr());
+    memory reordered(layout, cpu_engine());
+    stream stream(cpu_engine());
+    reorder(plain, reordered).execute(stream, plain, reordered);
+    stream.wait();
+    reordered_weights.push_back(reordered);
+    return reordered;
+  }
 
   std::shared_ptr<Prepared> prepare(int64_t n, int64_t h, int64_t w) const {
     using namespace dnnl;
@@ -77,11 +99,10 @@ struct BlockedConv2d::Impl {
     result->dst = map_desc(n, out_channels, out_h, out_w);
     const memory::dims weight_dims{out_channels, in_channels, kernel, kernel};
     const memory::desc any_weights(weight_dims, memory::data_type::f32, memory::format_tag::any);
-    const memory::desc bias_desc({out_channels}, memory::data_type::f32, memory::format_tag::x);
     const convolution_forward::desc description(
         prop_kind::forward_inference,
         algorithm == ConvAlgorithm::Winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
-        result->src, any_weights, bias_desc, result->dst, {stride, stride}, {padding, padding},
+        result->src, any_weights, bias_desc(out_channels), result->dst, {stride, stride}, {padding, padding},
         {padding + end_padding, padding + end_padding});
     // The caller's scratchpad, so that threads may run one primitive at once (oneDNN's own is shared
     // unless the library was built for concurrent execution).
@@ -90,14 +111,7 @@ struct BlockedConv2d::Impl {
     const convolution_forward::primitive_desc primitive_desc(description, attributes, cpu_engine());
     result->primitive = convolution_forward(primitive_desc);
     result->scratchpad = primitive_desc.scratchpad_desc();
-    stream stream(cpu_engine());
-    memory plain_weights({weight_dims, memory::data_type::f32, memory::format_tag::oihw}, cpu_engine(), weight.data_ptr());
-    result->weights = memory(primitive_desc.weights_desc(), cpu_engine());
-    reorder(plain_weights, result->weights).execute(stream, plain_weights, result->weights);
-    result->bias = memory(bias_desc, cpu_engine());
-    memory plain_bias(bias_desc, cpu_engine(), bias.data_ptr());
-    reorder(plain_bias, result->bias).execute(stream, plain_bias, result->bias);
-    stream.wait();
+    result->weights = weights_as(primitive_desc.weights_desc());
     return result;
   }
 
@@ -132,8 +146,6 @@ BlockedConv2d::BlockedConv2d(const torch::nn::Conv2d& conv, ConvAlgorithm algori
   impl_->end_padding = end_padding;
 }
 
-ConvAlgorithm BlockedConv2d::algorithm() const { return impl_->algorithm; }
-
 torch::Tensor BlockedConv2d::forward(const torch::Tensor& x) const {
   const int64_t in_channels = impl_->weight.size(1), out_channels = impl_->weight.size(0);
   const bool blocked_in = in_channels % kBlock == 0;
@@ -146,6 +158,8 @@ torch::Tensor BlockedConv2d::forward(const torch::Tensor& x) const {
   const auto dims = prepared->dst.dims();
   auto out = out_channels % kBlock == 0 ? torch::empty({n, out_channels / kBlock, dims[2], dims[3], kBlock})
                                         : torch::empty({n, out_channels, dims[2], dims[3]});
+  // The bias is plain float32 in every layout: the module's own memory serves.
+  dnnl::memory bias(bias_desc(out_channels), cpu_engine(), impl_->bias.data_ptr());
   dnnl::memory src(prepared->src, cpu_engine(), x.data_ptr());
   dnnl::memory dst(prepared->dst, cpu_engine(), out.data_ptr());
   auto scratch = torch::empty({static_cast<int64_t>(prepared->scratchpad.get_size())}, torch::kUInt8);
@@ -153,7 +167,7 @@ torch::Tensor BlockedConv2d::forward(const torch::Tensor& x) const {
   dnnl::stream stream(cpu_engine());
   prepared->primitive.execute(stream, {{DNNL_ARG_SRC, src},
                                        {DNNL_ARG_WEIGHTS, prepared->weights},
-                                       {DNNL_ARG_BIAS, prepared->bias},
+                                       {DNNL_ARG_BIAS, bias},
                                        {DNNL_ARG_DST, dst},
                                        {DNNL_ARG_SCRATCHPAD, scratchpad}});
   stream.wait();
@@ -169,8 +183,6 @@ struct BlockedConv2d::Impl {};
 BlockedConv2d::BlockedConv2d(const torch::nn::Conv2d&, ConvAlgorithm, int) {
   TORCH_CHECK(false, "this build has no oneDNN (install libdnnl-dev and configure again)");
 }
-
-ConvAlgorithm BlockedConv2d::algorithm() const { return ConvAlgorithm::Direct; }
 
 torch::Tensor BlockedConv2d::forward(const torch::Tensor&) const {
   TORCH_CHECK(false, "this build has no oneDNN");

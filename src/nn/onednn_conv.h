@@ -2,8 +2,9 @@
 // Convolutions run by oneDNN directly, on feature maps in its blocked layout nChw16c, held as
 // N x C/16 x H x W x 16 float32 tensors. LibTorch 1.13 reaches oneDNN only through its direct
 // convolution; oneDNN's Winograd F(4x4, 3x3) convolution, for float32 3x3 stride-1 layers, needs the
-// blocked layout and here computes the pixel encoder's layers 1.3-2.6x faster than the direct one
-// (1.8x on its largest, 128 channels at 256 x 256), within 2e-5 of it.
+// blocked layout and here computed single layers 1.3-2.6x faster than the direct one (1.8x for 128
+// channels at 256 x 256, the pixel encoder's largest; 1.3x for 512 at 16 x 16), differing from it
+// by up to 2e-5 on outputs up to 7.6 (one-off measurements through oneDNN's API).
 //
 // Available when the build found oneDNN's headers (Debian's libdnnl-dev, the same library
 // LibTorch 1.13 calls); otherwise onednn_available() is false and callers keep LibTorch's
@@ -25,14 +26,13 @@ enum class ConvAlgorithm { Direct, Winograd };
 
 // One float32 inference convolution of `conv`'s weights. Its input and output are blocked when
 // their channels are a multiple of 16, else contiguous NCHW (the image in, a narrow map out).
-// The weights are read, and reordered for oneDNN, at the first call of each input shape: build it
-// once the weights are loaded. `end_padding` pads the right and bottom only (the official
+// The weights are read, and reordered for oneDNN, at the first call of an input shape whose
+// primitive wants a layout not yet made: build it once the weights are loaded. `end_padding` pads the right and bottom only (the official
 // encoder's downsampling pads (0, 1, 0, 1) before a convolution without padding).
 class BlockedConv2d {
  public:
   BlockedConv2d(const torch::nn::Conv2d& conv, ConvAlgorithm algorithm, int end_padding = 0);
   torch::Tensor forward(const torch::Tensor& x) const;
-  ConvAlgorithm algorithm() const;
 
  private:
   struct Impl;

@@ -6,8 +6,9 @@ namespace tokenflow::nn {
 
 namespace {
 
-// Winograd's weights are 6 x 6 per 3 x 3 kernel: 4x the memory. The 512-channel layers, at the
-// coarsest map, would add 280 MB for the clipb256e encoder to speed up a tenth of its time by ~1.3x.
+// Winograd's weights are 6 x 6 per 3 x 3 kernel: 4x the memory. For the 512-channel layers at the
+// coarsest map (17.7M weights in the clipb256e encoder) that is 280 MB instead of 70, to run layers
+// measured at 2.9 ms direct in 2.2 ms (512 channels at 16 x 16, one-off).
 constexpr int64_t kWinogradMaxChannels = 256;
 
 BlockedConv2d blocked(const torch::nn::Conv2d& conv, int end_padding = 0) {
