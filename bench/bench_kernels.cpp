@@ -1,9 +1,11 @@
 // Kernel timings (Google Benchmark): the fused channels-last GroupNorm + SiLU against LibTorch's
 // GroupNorm followed by SiLU, on the largest map of the enhanced decoder (256 channels, 256 x 256);
 // the transformers' linear layers through nn::linear (oneDNN) against at::linear (OpenBLAS), alone
-// and in a training step's forward and backward through CLIP ViT-B/16.
+// and in a training step's forward and backward through CLIP ViT-B/16; one layer's attention and the
+// softmax inside it.
 #include <tokenflow/tokenflow.h>
 
+#include "nn/attention.h"
 #include "nn/clip_vision.h"
 #include "nn/group_norm_silu.h"
 #include "nn/linear.h"
@@ -18,8 +20,13 @@ torch::Tensor decoder_map(torch::ScalarType dtype) {
 }
 
 void set_threads() {
-  torch::set_num_threads(2);
+  tokenflow::set_num_threads(0);
   tokenflow::reuse_freed_memory();
+}
+
+// The last argument of the transformer benchmarks: 0 float32, 1 bfloat16.
+torch::ScalarType dtype_argument(const benchmark::State& state) {
+  return state.range(3) ? torch::kBFloat16 : torch::kFloat32;
 }
 
 void BM_FusedGroupNormSilu(benchmark::State& state, torch::ScalarType dtype) {
@@ -68,7 +75,7 @@ void BM_Linear(benchmark::State& state) {
   set_threads();
   torch::manual_seed(0);
   const auto rows = state.range(0), in = state.range(1), out = state.range(2);
-  const auto dtype = state.range(3) ? torch::kBFloat16 : torch::kFloat32;
+  const auto dtype = dtype_argument(state);
   auto x = torch::randn({rows, in}).to(dtype);
   auto weight = (torch::randn({out, in}) / std::sqrt(static_cast<double>(in))).to(dtype);
   auto bias = torch::randn({out}).to(dtype);
@@ -78,6 +85,42 @@ void BM_Linear(benchmark::State& state) {
   tokenflow::nn::allow_onednn_gemm(true);
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * rows * in * out * 1e-9 * state.iterations(),
                                                  benchmark::Counter::kIsRate);
+}
+
+// One layer's attention: CLIP ViT-B/16 at 256 x 256 (257 tokens, 12 heads of 64) and SigLIP-SO400M
+// at 384 x 384 (729 tokens, 16 heads of 72). Arguments: tokens, width, heads, dtype (0 float32,
+// 1 bfloat16).
+void attention_shapes(benchmark::internal::Benchmark* b) {
+  for (int dtype : {0, 1}) {
+    for (auto shape : std::vector<std::vector<int64_t>>{{257, 768, 12}, {729, 1152, 16}}) {
+      b->Args({shape[0], shape[1], shape[2], dtype});
+    }
+  }
+}
+
+void BM_Attention(benchmark::State& state) {
+  set_threads();
+  torch::manual_seed(0);
+  const auto tokens = state.range(0), width = state.range(1);
+  const auto heads = static_cast<int>(state.range(2));
+  auto q = torch::randn({1, tokens, width}).to(dtype_argument(state));
+  auto k = torch::randn({1, tokens, width}).to(dtype_argument(state));
+  auto v = torch::randn({1, tokens, width}).to(dtype_argument(state));
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(tokenflow::nn::multi_head_attention(q, k, v, heads));
+  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * tokens * tokens * width * 1e-9 * state.iterations(),
+                                                 benchmark::Counter::kIsRate);
+}
+
+// The softmax over one layer's score matrices (heads x tokens x tokens), which leave the cache
+// between the two products: the most a fused attention kernel, keeping them in cache, could save.
+void BM_AttentionSoftmax(benchmark::State& state) {
+  set_threads();
+  torch::manual_seed(0);
+  const auto tokens = state.range(0), heads = state.range(2);
+  auto scores = torch::randn({heads, tokens, tokens}).to(dtype_argument(state));
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(torch::softmax(scores, -1));
 }
 
 // Forward and backward through CLIP ViT-B/16 in float32, batch 4 at 256 x 256: what training the
@@ -100,6 +143,8 @@ BENCHMARK_TEMPLATE(BM_ClipForwardBackward, true)->Iterations(3)->Unit(benchmark:
 BENCHMARK_TEMPLATE(BM_ClipForwardBackward, false)->Iterations(3)->Unit(benchmark::kSecond);
 BENCHMARK_TEMPLATE(BM_Linear, true)->Apply(linear_shapes)->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_Linear, false)->Apply(linear_shapes)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Attention)->Apply(attention_shapes)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AttentionSoftmax)->Apply(attention_shapes)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_FusedGroupNormSilu, fp32, torch::kFloat32)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_FusedGroupNormSilu, bf16, torch::kBFloat16)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_LibTorchGroupNormThenSilu, fp32, torch::kFloat32)->Unit(benchmark::kMillisecond);

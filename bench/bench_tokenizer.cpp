@@ -41,7 +41,7 @@ namespace {
 struct Settings {
   std::vector<std::string> architectures = {"clipb256e", "siglip384"};
   std::vector<std::string> modes = {"official", "fp32", "mixed", "bf16"};
-  int threads = 2;
+  int threads = cpu_cores();
   int repeats = 3;
   std::string parity_dir = "../shared/parity";
   std::string markdown;
@@ -398,7 +398,7 @@ int main(int argc, char** argv) {
   CLI::App app("Benchmark the TokenFlow tokenizer at the released sizes with random weights");
   app.add_option("--arch", settings.architectures, "clipb256e and/or siglip384");
   app.add_option("--modes", settings.modes, "official, fp32, mixed and/or bf16");
-  app.add_option("-t,--threads", settings.threads, "intra-op threads");
+  app.add_option("-t,--threads", settings.threads, "intra-op threads (default: one per core)")->capture_default_str();
   app.add_option("--repeats", settings.repeats, "timed runs per figure (median), after one warm-up");
   app.add_option("--parity-dir", settings.parity_dir, "where the photograph (fixture input.npy) is read from");
   app.add_option("--markdown", settings.markdown, "also write the tables to this file");

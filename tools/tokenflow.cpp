@@ -543,7 +543,7 @@ CLI::App* add_command(CLI::App& app, const std::string& name, const std::string&
   command->add_option("-m,--model", common.model,
                       "checkpoint: .pt (torch.save) or .safetensors. Default: $TOKENFLOW_MODEL if set, else the "
                       "model shipped in models/; now " + tokenflow::default_model_path());
-  command->add_option("-t,--threads", common.threads, "CPU threads (0: LibTorch's default)")
+  command->add_option("-t,--threads", common.threads, "CPU threads (0: one per core)")
       ->check(kThreadCount);
   command->add_option("--precision", common.precision,
                       "fp32 (exact), bf16 (fastest; flips fine-scale tokens), mixed (fp32 encoding, bf16 "
@@ -627,7 +627,7 @@ int main(int argc, char** argv) {
                               "steps=N unless given")
       ->allow_extra_args(false)  // one entry per --metadata, so that IN OUT after it stay positional
       ->check(kMetadataEntry);
-  convert_command->add_option("-t,--threads", common.threads, "CPU threads (0: LibTorch's default)")
+  convert_command->add_option("-t,--threads", common.threads, "CPU threads (0: one per core)")
       ->check(kThreadCount);
 
   tokenflow::cli::TrainCommand train(app);

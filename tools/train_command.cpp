@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <thread>
 
 namespace tokenflow::cli {
 
@@ -95,7 +94,7 @@ bool TrainCommand::parsed() const { return command_->parsed(); }
 
 int TrainCommand::run(const std::vector<std::string>& arguments) {
   auto& o = *options_;
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = cpu_cores();
   if (o.processes > 0) {
     auto worker_arguments = arguments;
     if (o.threads == 0) {

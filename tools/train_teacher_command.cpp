@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <thread>
 
 namespace tokenflow::cli {
 
@@ -73,8 +72,7 @@ bool TeacherCommands::parsed() const { return train_->parsed() || evaluate_->par
 
 int TeacherCommands::run() {
   auto& o = *options_;
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  set_num_threads(o.threads ? o.threads : cores);
+  set_num_threads(o.threads);
   if (train_->parsed()) {
     o.run.progress = !o.no_progress;
     train::run_teacher_training(o.run);

@@ -10,10 +10,6 @@
 
 namespace tokenflow {
 
-void set_num_threads(int threads) {
-  if (threads > 0) torch::set_num_threads(threads);
-}
-
 namespace {
 
 torch::Tensor to_cpu(const torch::Tensor& x) { return x.to(torch::kCPU); }

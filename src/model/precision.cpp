@@ -1,5 +1,5 @@
-// Choosing the arithmetic (parsing, whether bfloat16 is native here) and the process
-// settings that let it run at speed.
+// Choosing the arithmetic (parsing, whether bfloat16 is native here) and the memory setting that
+// lets it run at speed.
 #include <tokenflow/tokenflow.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -8,7 +8,6 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
-#include <dlfcn.h>
 
 #include <limits>
 
@@ -57,12 +56,6 @@ void reuse_freed_memory() {
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());  // and never handed back
   mallopt(M_TOP_PAD, 256 << 20);                       // grow the heap in large steps
 #endif
-}
-
-void single_threaded_blas() {
-  // Looked up at run time: OpenBLAS is LibTorch's dependency, not ours, and may be absent.
-  using SetThreads = void (*)(int);
-  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
 }
 
 bool native_bf16(const std::string& device) {
