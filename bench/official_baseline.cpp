@@ -43,7 +43,12 @@ EncodeResult official_encode(model::TokenFlowNet& net, const torch::Tensor& imag
                          ? images
                          : torch::upsample_bicubic2d(images, {net.config.pixel_image_size, net.config.pixel_image_size}, false);
   auto pixel = net.quant_conv(net.encoder->forward(pixel_input));
-  auto residual = torch::cat({semantic, pixel}, 1);
+  return official_quantize_multiscale(net, torch::cat({semantic, pixel}, 1));
+}
+
+EncodeResult official_quantize_multiscale(model::TokenFlowNet& net, const torch::Tensor& features) {
+  torch::NoGradGuard no_grad;
+  auto residual = features;
   const int grid = net.config.grid();
   torch::Tensor total = torch::zeros_like(residual);
   std::vector<torch::Tensor> indices;

@@ -7,6 +7,8 @@
 namespace tokenflow::bench {
 
 EncodeResult official_encode(model::TokenFlowNet& net, const torch::Tensor& images);
+// Its multi-scale residual quantisation alone: features (B x 40 x h x w) -> tokens.
+EncodeResult official_quantize_multiscale(model::TokenFlowNet& net, const torch::Tensor& features);
 // decode_code: indices -> (semantic reconstruction, image); the official decode computes both.
 std::pair<torch::Tensor, torch::Tensor> official_decode(model::TokenFlowNet& net, const torch::Tensor& indices);
 
