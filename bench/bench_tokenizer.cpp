@@ -89,7 +89,8 @@ Figures run_official(const model::Architecture& arch, const torch::Tensor& image
   f["encode"] = time_median(repeats, [&] { encoded = official_encode(net, image); });
   f["semantic_encoder"] = time_median(repeats, [&] { net.semantic_features(image); });
   f["pixel_encoder"] = time_median(repeats, [&] { net.quant_conv(net.encoder->forward(image)); });
-  f["code_search"] = time_median(repeats, [&] { official_quantize_multiscale(net, encoded.features); });
+  const auto features = official_features(net, image);
+  f["code_search"] = time_median(repeats, [&] { official_quantize_multiscale(net, features); });
   torch::Tensor recon;
   f["decode"] = time_median(repeats, [&] { recon = official_decode(net, encoded.indices).second; });
   io::save_npy(outputs + ".indices.npy", encoded.indices);
@@ -129,8 +130,16 @@ Figures run_code_search(const std::string& name, Precision precision, const torc
   net.eval();
   net.configure_inference(precision, torch::kCPU);
   torch::NoGradGuard no_grad;
-  const auto features = torch::cat({net.semantic_features(image), net.pixel_features(image)}, 1);
+  const auto features = net.features(image);
   return {{"code_search", time_median(repeats, [&] { net.quantize_multiscale(features); })}};
+}
+
+// The process settings the CLI makes for our modes (not the official baseline): its threads, freed
+// memory kept for reuse, OpenBLAS on one thread.
+void configure_tokenflow_process(const Settings& settings) {
+  torch::set_num_threads(settings.threads);
+  reuse_freed_memory();
+  single_threaded_blas();
 }
 
 // A field of /proc/self/status ("VmRSS", "VmHWM") in MiB.
@@ -316,18 +325,17 @@ void report(const Settings& settings) {
       const std::string outputs = (scratch / (name + "." + mode)).string();
       const std::string exact = (scratch / (name + ".fp32.indices.npy")).string();
       results[mode] = in_child([&] {
-        torch::set_num_threads(settings.threads);
         // The baseline keeps the C library's default allocator, as the official code runs.
-        if (mode == "official") return run_official(arch, image, settings.repeats, outputs);
-        reuse_freed_memory();
-        single_threaded_blas();
+        if (mode == "official") {
+          torch::set_num_threads(settings.threads);
+          return run_official(arch, image, settings.repeats, outputs);
+        }
+        configure_tokenflow_process(settings);
         return run_tokenflow(name, parse_precision(mode), image, settings.repeats, outputs, exact);
       });
       if (mode != "official") {
         results[mode]["code_search"] = in_child([&] {
-          torch::set_num_threads(settings.threads);
-          reuse_freed_memory();
-          single_threaded_blas();
+          configure_tokenflow_process(settings);
           return run_code_search(name, parse_precision(mode), image, settings.repeats);
         }).at("code_search");
       }
@@ -378,9 +386,7 @@ void report(const Settings& settings) {
       for (int tile : tiles) {
         const std::string outputs = (scratch / (name + ".tile" + std::to_string(tile))).string();
         const auto f = in_child([&] {
-          torch::set_num_threads(settings.threads);
-          reuse_freed_memory();
-          single_threaded_blas();
+          configure_tokenflow_process(settings);
           return run_decode_only(name, tile, settings.repeats, exact_indices, outputs);
         });
         const auto recon = io::load_npy(outputs + ".recon.npy");

@@ -36,14 +36,18 @@ std::pair<torch::Tensor, torch::Tensor> official_quantize(nn::DualCodebookQuanti
 
 }  // namespace
 
-EncodeResult official_encode(model::TokenFlowNet& net, const torch::Tensor& images) {
+torch::Tensor official_features(model::TokenFlowNet& net, const torch::Tensor& images) {
   torch::NoGradGuard no_grad;
   auto semantic = net.semantic_features(images);
   auto pixel_input = images.size(2) == net.config.pixel_image_size
                          ? images
                          : torch::upsample_bicubic2d(images, {net.config.pixel_image_size, net.config.pixel_image_size}, false);
   auto pixel = net.quant_conv(net.encoder->forward(pixel_input));
-  return official_quantize_multiscale(net, torch::cat({semantic, pixel}, 1));
+  return torch::cat({semantic, pixel}, 1);
+}
+
+EncodeResult official_encode(model::TokenFlowNet& net, const torch::Tensor& images) {
+  return official_quantize_multiscale(net, official_features(net, images));
 }
 
 EncodeResult official_quantize_multiscale(model::TokenFlowNet& net, const torch::Tensor& features) {

@@ -7,7 +7,9 @@
 namespace tokenflow::bench {
 
 EncodeResult official_encode(model::TokenFlowNet& net, const torch::Tensor& images);
-// Its multi-scale residual quantisation alone: features (B x 40 x h x w) -> tokens.
+// Its two halves: the encoders' features (B x 40 x h x w), and their multi-scale residual
+// quantisation into tokens.
+torch::Tensor official_features(model::TokenFlowNet& net, const torch::Tensor& images);
 EncodeResult official_quantize_multiscale(model::TokenFlowNet& net, const torch::Tensor& features);
 // decode_code: indices -> (semantic reconstruction, image); the official decode computes both.
 std::pair<torch::Tensor, torch::Tensor> official_decode(model::TokenFlowNet& net, const torch::Tensor& indices);

@@ -35,21 +35,19 @@ int cgroup_cpu_limit() {
 }
 
 // Physical cores among the CPUs this process may run on: CPUs sharing a core list the same
-// thread siblings in sysfs. Falls back to counting the CPUs where sysfs says nothing.
+// thread siblings in sysfs; a CPU whose siblings sysfs does not list counts as a core.
 int cores_in_affinity() {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return 0;
   std::set<std::string> cores;
-  int cpus = 0;
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
     if (!CPU_ISSET(cpu, &allowed)) continue;
-    ++cpus;
     const std::string siblings =
         first_line("/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/thread_siblings_list");
     cores.insert(siblings.empty() ? "cpu" + std::to_string(cpu) : siblings);
   }
-  return cores.empty() ? cpus : static_cast<int>(cores.size());
+  return static_cast<int>(cores.size());
 }
 #endif
 

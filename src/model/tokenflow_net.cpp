@@ -125,9 +125,11 @@ EncodeResult TokenFlowNet::quantize_multiscale(const torch::Tensor& features) {
   return {torch::cat(indices, 1), total};
 }
 
-EncodeResult TokenFlowNet::encode(const torch::Tensor& images) {
-  return quantize_multiscale(torch::cat({semantic_features(images), pixel_features(images)}, 1));
+torch::Tensor TokenFlowNet::features(const torch::Tensor& images) {
+  return torch::cat({semantic_features(images), pixel_features(images)}, 1);
 }
+
+EncodeResult TokenFlowNet::encode(const torch::Tensor& images) { return quantize_multiscale(features(images)); }
 
 torch::Tensor TokenFlowNet::indices_to_features(const torch::Tensor& indices) {
   const int grid = config.grid();

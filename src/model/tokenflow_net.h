@@ -18,6 +18,7 @@ struct TokenFlowNet : torch::nn::Module {
 
   torch::Tensor semantic_features(const torch::Tensor& images);  // B x semantic_code_dim x h x w
   torch::Tensor pixel_features(const torch::Tensor& images);     // B x pixel_code_dim x h x w
+  torch::Tensor features(const torch::Tensor& images);           // both, concatenated: what is quantised
   // Multi-scale residual quantisation of the concatenated features (VAR).
   EncodeResult quantize_multiscale(const torch::Tensor& features);
   EncodeResult encode(const torch::Tensor& images);

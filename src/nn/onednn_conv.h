@@ -27,8 +27,9 @@ enum class ConvAlgorithm { Direct, Winograd };
 // One float32 inference convolution of `conv`'s weights. Its input and output are blocked when
 // their channels are a multiple of 16, else contiguous NCHW (the image in, a narrow map out).
 // The weights are read, and reordered for oneDNN, at the first call of an input shape whose
-// primitive wants a layout not yet made: build it once the weights are loaded. `end_padding` pads the right and bottom only (the official
-// encoder's downsampling pads (0, 1, 0, 1) before a convolution without padding).
+// primitive wants a layout not yet made: build it once the weights are loaded. `end_padding` pads
+// the right and bottom only (the official encoder's downsampling pads (0, 1, 0, 1) before a
+// convolution without padding).
 class BlockedConv2d {
  public:
   BlockedConv2d(const torch::nn::Conv2d& conv, ConvAlgorithm algorithm, int end_padding = 0);
