@@ -7,7 +7,7 @@
 
 #include "nn/attention.h"
 #include "nn/clip_vision.h"
-#include "nn/group_norm_silu.h"
+#include "nn/kernels/group_norm_silu.h"
 #include "nn/linear.h"
 
 #include <benchmark/benchmark.h>
@@ -79,10 +79,9 @@ void BM_Linear(benchmark::State& state) {
   auto x = torch::randn({rows, in}).to(dtype);
   auto weight = (torch::randn({out, in}) / std::sqrt(static_cast<double>(in))).to(dtype);
   auto bias = torch::randn({out}).to(dtype);
-  tokenflow::nn::allow_onednn_gemm(kOneDnn);
+  tokenflow::nn::OneDnnGemmScope route(kOneDnn);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(tokenflow::nn::linear(x, weight, bias));
-  tokenflow::nn::allow_onednn_gemm(true);
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * rows * in * out * 1e-9 * state.iterations(),
                                                  benchmark::Counter::kIsRate);
 }
@@ -131,12 +130,11 @@ void BM_ClipForwardBackward(benchmark::State& state) {
   torch::manual_seed(0);
   tokenflow::nn::ClipVision vit(768, 12, 12, 16, 197);
   auto images = torch::randn({4, 3, 256, 256});
-  tokenflow::nn::allow_onednn_gemm(kOneDnn);
+  tokenflow::nn::OneDnnGemmScope route(kOneDnn);
   for (auto _ : state) {
     vit.zero_grad();
     vit.forward(images).pow(2).mean().backward();
   }
-  tokenflow::nn::allow_onednn_gemm(true);
 }
 
 BENCHMARK_TEMPLATE(BM_ClipForwardBackward, true)->Iterations(3)->Unit(benchmark::kSecond);

@@ -9,15 +9,15 @@
 // RSS, speed-ups over the baseline from this same run, and the faster modes' fidelity to fp32. Then
 // the same fidelity on photographs through a trained model (the shipped one), where it means more
 // than with random weights.
+#include <tokenflow/evaluate.h>
 #include <tokenflow/tokenflow.h>
 
 #include "flops.h"
 #include "io/image.h"
-#include "io/npy.h"
-#include "model/presets.h"
+#include "model/tokenizer/load_options.h"
+#include "model/tokenizer/presets.h"
 #include "nn/linear.h"
 #include "official_baseline.h"
-#include "train/teacher_training.h"
 
 #include <CLI/CLI.hpp>
 
@@ -79,7 +79,7 @@ using Figures = std::map<std::string, double>;
 
 Figures run_official(const model::Architecture& arch, const torch::Tensor& image, int repeats,
                      const std::string& outputs) {
-  nn::allow_onednn_gemm(false);  // nn.Linear and attention on at::linear and at::matmul, as the official code runs
+  nn::OneDnnGemmScope route(false);  // nn.Linear and attention on at::linear and at::matmul, as the official code runs
   torch::manual_seed(0);
   model::TokenFlowNet net(arch);
   net.eval();
@@ -128,7 +128,9 @@ Figures run_code_search(const std::string& name, Precision precision, const torc
   torch::manual_seed(0);
   model::TokenFlowNet net(model::released_architecture(name));
   net.eval();
-  net.configure_inference(precision, torch::kCPU);
+  LoadOptions options;
+  options.precision = precision;
+  net.configure_inference(model::resolve(options));
   torch::NoGradGuard no_grad;
   const auto features = net.features(image);
   return {{"code_search", time_median(repeats, [&] { net.quantize_multiscale(features); })}};
@@ -237,7 +239,7 @@ std::string fixed(double value, int digits) {
 // The images of the fidelity list, or the bundled photograph when the list is not there (it comes
 // with scripts/get-data.sh).
 std::vector<std::string> fidelity_images(const Settings& settings) {
-  if (std::filesystem::exists(settings.fidelity_list)) return train::read_image_list(settings.fidelity_list);
+  if (std::filesystem::exists(settings.fidelity_list)) return eval::read_image_list(settings.fidelity_list);
   return {(std::filesystem::path(default_model_path()).parent_path().parent_path() / "examples" / "wine.jpg").string()};
 }
 

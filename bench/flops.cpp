@@ -69,10 +69,10 @@ StageFlops count_flops(const model::Architecture& arch) {
   flops.pixel_decoder += conv(channels, arch.image_channels, 3, resolution);
 
   const double patches = grid * grid;
-  const double encoder_tokens = patches + (c.teacher == Teacher::Clip ? 1 : 0);
+  const double encoder_tokens = patches + (c.teacher == tokenflow::Teacher::Clip ? 1 : 0);
   flops.semantic_encoder = conv(3, c.semantic_width, c.semantic_patch, grid) +
                            vit(encoder_tokens, c.semantic_width, arch.semantic_mlp_width,
-                               c.teacher == Teacher::Clip ? c.semantic_layers : c.semantic_layers - 1) +
+                               c.teacher == tokenflow::Teacher::Clip ? c.semantic_layers : c.semantic_layers - 1) +
                            2 * patches * (c.semantic_width * c.semantic_width + c.semantic_width * c.semantic_code_dim);
   flops.semantic_decoder = conv(c.semantic_code_dim, c.semantic_decoder_width, 1, grid) +
                            vit(patches + 1, c.semantic_decoder_width, arch.decoder_mlp_width, c.semantic_decoder_layers) +

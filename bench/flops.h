@@ -1,7 +1,7 @@
 #pragma once
 // Floating-point operation counts of the TokenFlow stages, from the architecture (a multiply-add
 // counts as two). Used to report achieved GFLOP/s.
-#include "model/architecture.h"
+#include "model/tokenizer/architecture.h"
 
 namespace tokenflow::bench {
 

@@ -2,7 +2,7 @@
 // The official PyTorch op sequence, run on our modules, as the benchmark's baseline: NCHW float32
 // everywhere, and a quantizer that builds the full N x K distance matrices, their norm statistics
 // and the one-hot encodings, as the official VectorQuantizer does even in eval mode.
-#include "model/tokenflow_net.h"
+#include "model/tokenizer/tokenflow_net.h"
 
 namespace tokenflow::bench {
 

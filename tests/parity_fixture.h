@@ -1,19 +1,58 @@
 #pragma once
-// Access to ../shared/parity: the official TokenFlow code's outputs with random weights.
-#include "io/npy.h"
+// The parity fixtures: the official TokenFlow code's outputs with random weights, which live outside
+// the repository (scripts/parity/ rebuilds them). Where they are: $TOKENFLOW_PARITY_DIR when set, else
+// ../shared/parity beside the checkout (TOKENFLOW_DEFAULT_PARITY_DIR) when it exists. A test that
+// needs one skips with a line naming what is missing, or fails when $TOKENFLOW_REQUIRE_PARITY is 1
+// (as .ci/run sets it), so that CI can never pass by skipping.
+#include <tokenflow/npy.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
 namespace tokenflow::testing {
 
-inline std::string parity_path(const std::string& variant, const std::string& file) {
-  return std::string(TOKENFLOW_PARITY_DIR) + "/" + variant + "/" + file;
+// The fixture folder; empty when none is configured.
+inline std::string parity_dir() {
+  if (const char* configured = std::getenv("TOKENFLOW_PARITY_DIR"); configured != nullptr && *configured != '\0')
+    return configured;
+  return std::filesystem::is_directory(TOKENFLOW_DEFAULT_PARITY_DIR) ? TOKENFLOW_DEFAULT_PARITY_DIR : "";
 }
+
+inline bool parity_required() {
+  const char* required = std::getenv("TOKENFLOW_REQUIRE_PARITY");
+  return required != nullptr && std::string(required) == "1";
+}
+
+inline std::string parity_path(const std::string& variant, const std::string& file) {
+  return parity_dir() + "/" + variant + "/" + file;
+}
+
+// Why `path` (a fixture file or folder) cannot be used, or "" when it exists.
+inline std::string missing_fixture(const std::string& path) {
+  if (parity_dir().empty())
+    return "no parity fixtures: set TOKENFLOW_PARITY_DIR (scripts/parity/README.md makes them)";
+  return std::filesystem::exists(path) ? "" : "parity fixture " + path + " not found";
+}
+
+// At the start of a test that reads the fixture `path`: skips the test without it, or fails it when
+// fixtures are required.
+#define TOKENFLOW_REQUIRE_FIXTURE(path)                                                           \
+  if (const std::string missing = ::tokenflow::testing::missing_fixture(path); !missing.empty()) { \
+    if (::tokenflow::testing::parity_required()) FAIL() << missing << " (TOKENFLOW_REQUIRE_PARITY=1)"; \
+    GTEST_SKIP() << missing;                                                                     \
+  }
+
+// At the start of a test that reads any fixture.
+#define TOKENFLOW_REQUIRE_PARITY_FIXTURES() TOKENFLOW_REQUIRE_FIXTURE(::tokenflow::testing::parity_dir())
+
+// The same for a whole variant's folder (clipb224, train_step, ...).
+#define TOKENFLOW_REQUIRE_PARITY(variant) TOKENFLOW_REQUIRE_FIXTURE(::tokenflow::testing::parity_path(variant, ""))
 
 inline nlohmann::json parity_config(const std::string& variant) {
   std::ifstream in(parity_path(variant, "config.json"));

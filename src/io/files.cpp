@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 
 namespace tokenflow::io {
 
@@ -24,6 +25,14 @@ std::ifstream open_for_reading(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw Error(path + ": cannot open (" + last_system_error() + ")");
   return file;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream file = open_for_reading(path);
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) throw Error(path + ": cannot read (" + last_system_error() + ")");
+  return text.str();
 }
 
 uint64_t file_size(std::ifstream& file) {

@@ -1,6 +1,8 @@
 #pragma once
 // Opening files for reading and writing files atomically, with one-line errors that name the path.
 // The readers in this directory copy raw little-endian bytes straight into tensors.
+#include <tokenflow/files.h>
+
 #include <cstdint>
 #include <fstream>
 #include <string>
@@ -20,6 +22,9 @@ uint64_t file_size(std::ifstream& file);
 // Reads exactly `size` bytes at the current position; throws "<path>: truncated file (<what>)"
 // when the file ends first.
 void read_exactly(std::ifstream& file, void* data, uint64_t size, const std::string& path, const std::string& what);
+
+// The whole file as text; throws like open_for_reading, or "<path>: cannot read (<reason>)".
+std::string read_text_file(const std::string& path);
 
 // Writes `text` to `path` through AtomicFileWriter.
 void write_text_file(const std::string& path, const std::string& text);

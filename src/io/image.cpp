@@ -1,5 +1,7 @@
 #include "io/image.h"
 
+#include <tokenflow/files.h>
+
 #include "io/files.h"
 #include "io/pil_resize.h"
 
@@ -47,16 +49,6 @@ RgbImage decode(const std::string& path) {
   // Asking for 3 channels makes stb_image expand grey and drop alpha, as Image.convert("RGB") does.
   stbi_uc* pixels = stbi_load_from_file(file.get(), &width, &height, &channels_in_file, 3);
   return take_pixels(pixels, width, height, path);
-}
-
-std::string lowercase_extension(const std::string& path) {
-  const size_t dot = path.find_last_of('.');
-  const size_t slash = path.find_last_of('/');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
-  std::string extension = path.substr(dot);
-  std::transform(extension.begin(), extension.end(), extension.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return extension;
 }
 
 // stb_image_write hands the encoded bytes to a C callback, which must not throw through it.
@@ -123,6 +115,11 @@ torch::Tensor load_image(const std::string& path, int size) {
   return to_tensor(center_crop_arr(decode(path), size)).unsqueeze(0);
 }
 
+torch::Tensor load_image(const uint8_t* data, size_t size, int image_size, const std::string& name) {
+  if (image_size <= 0) throw Error(name + ": image size must be positive, got " + std::to_string(image_size));
+  return to_tensor(center_crop_arr(decode_image(data, size, name), image_size)).unsqueeze(0);
+}
+
 torch::Tensor load_image_raw(const std::string& path) { return to_tensor(decode(path)); }
 
 ImageBatch load_images(const std::vector<std::string>& paths, int size) {
@@ -151,15 +148,10 @@ ImageBatch load_images(const std::vector<std::string>& paths, int size) {
   return batch;
 }
 
-void save_image(const std::string& path, const torch::Tensor& image) {
-  const std::string extension = lowercase_extension(path);
-  const bool png = extension == ".png";
-  if (!png && extension != ".jpg" && extension != ".jpeg") {
-    throw Error(path + ": unknown image extension (use .png, .jpg or .jpeg)");
-  }
+std::string encode_image(const torch::Tensor& image, ImageFormat format) {
   if (image.dim() != 3 || image.size(0) != 3 || image.size(1) < 1 || image.size(2) < 1 || image.size(1) > INT_MAX / 3 ||
       image.size(2) > INT_MAX / 3) {
-    throw Error(path + ": expected a 3 x H x W image tensor, got sizes " + c10::str(image.sizes()));
+    throw Error("expected a 3 x H x W image tensor, got sizes " + c10::str(image.sizes()));
   }
   const torch::Tensor pixels = image.detach()
                                    .to(torch::kCPU, torch::kFloat32)
@@ -174,13 +166,29 @@ void save_image(const std::string& path, const torch::Tensor& image) {
   const auto height = static_cast<int>(pixels.size(0));
   const auto width = static_cast<int>(pixels.size(1));
   EncodedImage encoded;
-  const int written = png ? stbi_write_png_to_func(&EncodedImage::append, &encoded, width, height, 3,
-                                                   pixels.data_ptr(), width * 3)
-                          : stbi_write_jpg_to_func(&EncodedImage::append, &encoded, width, height, 3,
-                                                   pixels.data_ptr(), kJpegQuality);
-  if (!written || encoded.out_of_memory) throw Error(path + ": cannot encode image");
+  const int written = format == ImageFormat::Png
+                          ? stbi_write_png_to_func(&EncodedImage::append, &encoded, width, height, 3, pixels.data_ptr(),
+                                                   width * 3)
+                          : stbi_write_jpg_to_func(&EncodedImage::append, &encoded, width, height, 3, pixels.data_ptr(),
+                                                   kJpegQuality);
+  if (!written || encoded.out_of_memory) throw Error("cannot encode image");
+  return std::string(encoded.bytes.begin(), encoded.bytes.end());
+}
+
+void save_image(const std::string& path, const torch::Tensor& image) {
+  const std::string extension = lowercase_extension(path);
+  const bool png = extension == ".png";
+  if (!png && extension != ".jpg" && extension != ".jpeg") {
+    throw Error(path + ": unknown image extension (use .png, .jpg or .jpeg)");
+  }
+  std::string encoded;
+  try {
+    encoded = encode_image(image, png ? ImageFormat::Png : ImageFormat::Jpeg);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
   AtomicFileWriter out(path);
-  out.write(encoded.bytes.data(), encoded.bytes.size());
+  out.write(encoded.data(), encoded.size());
   out.commit();
 }
 

@@ -1,4 +1,4 @@
-#include "io/npy.h"
+#include <tokenflow/npy.h>
 
 #include "io/files.h"
 

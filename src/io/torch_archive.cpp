@@ -2,7 +2,6 @@
 
 #include <tokenflow/error.h>
 
-#include <cstring>
 #include <map>
 #include <new>
 
@@ -19,11 +18,6 @@ constexpr int kMaxNesting = 16;
 // spends well under a megabyte.
 constexpr size_t kMaxWalkCost = size_t{1} << 26;
 constexpr size_t kNameOverhead = 64;
-
-std::string first_line(const char* text) {
-  const char* end = std::strchr(text, '\n');
-  return end ? std::string(text, end) : std::string(text);
-}
 
 // Runs a call into LibTorch's zip reader, turning its errors into tokenflow::Error.
 template <typename Function>
@@ -153,6 +147,14 @@ torch::Tensor TorchArchive::materialize(const pickle::TensorRef& ref, const void
     tensor = storage.as_strided(ref.sizes, ref.strides, ref.storage_offset).clone(at::MemoryFormat::Contiguous);
   }
   return is_bool ? tensor.ne(0) : tensor;
+}
+
+int64_t checkpoint_steps(const TorchArchive& archive, const std::string& path) {
+  const pickle::Value& root = archive.root();
+  const pickle::Value* steps = root.kind == pickle::Value::Kind::Dict ? root.get("steps") : nullptr;
+  if (!steps) throw Error(path + ": the checkpoint has no entry `steps`");
+  if (steps->kind != pickle::Value::Kind::Int) throw Error(path + ": `steps` is " + steps->describe() + ", not an int");
+  return steps->integer;
 }
 
 }  // namespace tokenflow::io

@@ -39,4 +39,8 @@ class TorchArchive {
   pickle::Unpickled pickle_;
 };
 
+// A training checkpoint's `steps` (tokenflow's and the official vq_train.py's). Throws
+// tokenflow::Error("<path>: ...") when the archive's root is not a dict with an int `steps`.
+int64_t checkpoint_steps(const TorchArchive& archive, const std::string& path);
+
 }  // namespace tokenflow::io

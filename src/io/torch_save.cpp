@@ -1,5 +1,7 @@
 #include "io/torch_save.h"
 
+#include <tokenflow/error.h>
+
 #include "io/files.h"
 #include "io/pickle_opcodes.h"
 
@@ -405,15 +407,6 @@ SaveValue& SaveValue::append(SaveValue item) {
 }
 
 }  // namespace pickle
-
-namespace {
-
-std::string first_line(const char* text) {
-  const char* end = std::strchr(text, '\n');
-  return end ? std::string(text, end) : std::string(text);
-}
-
-}  // namespace
 
 void save_torch_archive(const std::string& path, const pickle::SaveValue& root) {
   pickle::TorchPickler pickler;

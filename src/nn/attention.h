@@ -7,7 +7,7 @@ namespace tokenflow::nn {
 // Multi-head scaled dot-product attention. q, k, v: B x N x D (D = heads * head_dim) -> B x N x D.
 // `mask`, when given, is N x N and added to the attention scores before the softmax, as
 // nn.MultiheadAttention's float attn_mask (-inf keeps a query from a key: CLIP's causal text mask).
-// On the CPU in float32 it runs through oneDNN (see nn/linear.h's allow_onednn_gemm); elsewhere
+// On the CPU in float32 it runs through oneDNN (unless a OneDnnGemmScope turns it off, nn/linear.h); elsewhere
 // (bfloat16, where LibTorch's batched GEMM is as fast, or CUDA) through at::matmul.
 torch::Tensor multi_head_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                    int heads, const torch::Tensor& mask = {});

@@ -1,18 +1,18 @@
 #include "nn/linear.h"
 
-#include <atomic>
-
 namespace tokenflow::nn {
 
 namespace {
 
-std::atomic<bool> onednn_allowed{true};
+thread_local bool onednn_allowed = true;
 
 }  // namespace
 
-void allow_onednn_gemm(bool allow) { onednn_allowed = allow; }
-
 bool onednn_gemm_allowed() { return onednn_allowed; }
+
+OneDnnGemmScope::OneDnnGemmScope(bool allowed) : previous_(onednn_allowed) { onednn_allowed = allowed; }
+
+OneDnnGemmScope::~OneDnnGemmScope() { onednn_allowed = previous_; }
 
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   const auto in_features = x.size(-1), out_features = weight.size(0);

@@ -1,6 +1,6 @@
 #include "nn/vqgan.h"
 
-#include "nn/group_norm_silu.h"
+#include "nn/kernels/group_norm_silu.h"
 
 #include <string>
 

@@ -1,14 +1,13 @@
 #include "nn/vqgan_blocked.h"
 
-#include "nn/group_norm_silu.h"
+#include "nn/kernels/group_norm_silu.h"
 
 namespace tokenflow::nn {
 
 namespace {
 
-// Winograd's weights are 6 x 6 per 3 x 3 kernel: 4x the memory. For the 512-channel layers at the
-// coarsest map (17.7M weights in the clipb256e encoder) that is 280 MB instead of 70, to run layers
-// measured at 2.9 ms direct in 2.2 ms (512 channels at 16 x 16, one-off).
+// Winograd's weights are 6 x 6 per 3 x 3 kernel: 4x the memory, too much for the 512-channel layers
+// at the coarsest map for the little time it saves there (docs/performance.md).
 constexpr int64_t kWinogradMaxChannels = 256;
 
 BlockedConv2d blocked(const torch::nn::Conv2d& conv, int end_padding = 0) {

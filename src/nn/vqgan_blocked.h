@@ -3,7 +3,7 @@
 // its 3x3 convolutions of up to 256 channels as Winograd F(4x4, 3x3), the others as oneDNN's direct
 // convolution, GroupNorm + SiLU by our kernel, the attention at the coarsest map by the Encoder's
 // own AttnBlock. Same weights, same result within float32 rounding and Winograd's (~1e-5).
-#include "nn/onednn_conv.h"
+#include "nn/kernels/onednn_conv.h"
 #include "nn/vqgan.h"
 
 #include <optional>

@@ -2,17 +2,9 @@
 
 #include <tokenflow/error.h>
 
-#include <sstream>
+#include "io/shape_string.h"
 
 namespace tokenflow::nn {
-
-std::string shape_string(torch::IntArrayRef sizes) {
-  std::ostringstream out;
-  out << '[';
-  for (size_t i = 0; i < sizes.size(); ++i) out << (i ? "," : "") << sizes[i];
-  out << ']';
-  return out.str();
-}
 
 namespace {
 
@@ -22,8 +14,8 @@ void copy_tensor(torch::Tensor& target, const io::StateDict& state, const std::s
   if (found == state.tensors.end()) throw Error(source + ": missing tensor " + name);
   const torch::Tensor& stored = found->second;
   if (stored.sizes() != target.sizes()) {
-    throw Error(source + ": tensor " + name + " has shape " + shape_string(stored.sizes()) + " where " +
-                shape_string(target.sizes()) + " was expected");
+    throw Error(source + ": tensor " + name + " has shape " + io::shape_string(stored.sizes()) + " where " +
+                io::shape_string(target.sizes()) + " was expected");
   }
   torch::NoGradGuard no_grad;
   target.copy_(stored.to(target.dtype()));

@@ -18,7 +18,4 @@ void load_weights(torch::nn::Module& module, const io::StateDict& state, const s
 // The module's parameters and buffers as a StateDict, with `prefix` prepended to every name.
 io::StateDict collect_weights(const torch::nn::Module& module, const std::string& prefix = "");
 
-// "[a,b,c]" for error messages.
-std::string shape_string(torch::IntArrayRef sizes);
-
 }  // namespace tokenflow::nn

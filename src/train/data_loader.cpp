@@ -4,6 +4,7 @@
 #include "train/augment.h"
 
 #include <tokenflow/error.h>
+#include <tokenflow/runtime.h>
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -89,8 +90,7 @@ DataLoader::DataLoader(const ImageDataset& dataset, const DataLoaderOptions& opt
   const torch::Tensor normalized = io::to_tensor(levels);
   std::copy_n(normalized.data_ptr<float>(), 256, normalized_levels_.begin());
 
-  const int hardware_threads = static_cast<int>(std::thread::hardware_concurrency());
-  const int worker_count = options.workers > 0 ? options.workers : std::max(1, hardware_threads - 1);
+  const int worker_count = options.workers > 0 ? options.workers : std::max(1, cpu_cores() - 1);
   // Enough batches under way for every worker to have a sample.
   queue_capacity_ = static_cast<size_t>(
       std::max<int64_t>(options.prefetch_batches, (worker_count + batch_size_ - 1) / batch_size_ + 1));

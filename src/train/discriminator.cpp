@@ -1,5 +1,6 @@
 #include "train/discriminator.h"
 
+#include "io/shape_string.h"
 #include "nn/weights.h"
 
 #include <tokenflow/error.h>
@@ -60,7 +61,7 @@ std::shared_ptr<PatchDiscriminator> load_discriminator(const io::StateDict& stat
   const auto first = state.tensors.find("main.0.weight");
   if (first == state.tensors.end()) throw Error(source + ": missing tensor main.0.weight");
   if (first->second.dim() != 4) {
-    throw Error(source + ": tensor main.0.weight has shape " + nn::shape_string(first->second.sizes()) +
+    throw Error(source + ": tensor main.0.weight has shape " + io::shape_string(first->second.sizes()) +
                 " where a 4-d conv weight was expected");
   }
   int convs = 0;

@@ -32,7 +32,7 @@ torch::Tensor semantic_distillation_loss(const torch::Tensor& reconstruction, co
   return (1 - (t * r).sum(-1)).mean();
 }
 
-GeneratorLoss generator_loss(const model::TrainingForward& output, const torch::Tensor& images,
+GeneratorLoss generator_loss(const train::TrainingForward& output, const torch::Tensor& images,
                              const GeneratorLossModules& modules, const LossSettings& settings, int64_t global_step,
                              const torch::Tensor& last_layer) {
   auto semantic = semantic_distillation_loss(output.semantic, modules.teacher->targets(images));

@@ -1,11 +1,11 @@
 #pragma once
 // The generator side of the official VQLoss: semantic distillation, pixel reconstruction, LPIPS,
 // the adversarial term and the quantizer's terms, summed into the loss the tokenizer minimises.
-#include "model/training_forward.h"
+#include "train/training_forward.h"
 #include "train/discriminator.h"
-#include "train/loss_settings.h"
+#include <tokenflow/train.h>
 #include "train/lpips.h"
-#include "train/teacher.h"
+#include "model/teacher/teacher.h"
 
 #include <memory>
 
@@ -22,13 +22,13 @@ struct GeneratorLoss {
 torch::Tensor semantic_distillation_loss(const torch::Tensor& reconstruction, const torch::Tensor& target);
 
 struct GeneratorLossModules {
-  std::shared_ptr<Teacher> teacher;
+  std::shared_ptr<model::Teacher> teacher;
   std::shared_ptr<Lpips> lpips;  // null: no perceptual term (--perceptual none)
   std::shared_ptr<PatchDiscriminator> discriminator;
 };
 
 // `last_layer` is the decoder's conv_out weight, needed only for the adaptive weight.
-GeneratorLoss generator_loss(const model::TrainingForward& output, const torch::Tensor& images,
+GeneratorLoss generator_loss(const train::TrainingForward& output, const torch::Tensor& images,
                              const GeneratorLossModules& modules, const LossSettings& settings, int64_t global_step,
                              const torch::Tensor& last_layer);
 

@@ -1,6 +1,7 @@
 #include "train/lpips.h"
 
 #include "io/checkpoint.h"
+#include "io/shape_string.h"
 #include "nn/weights.h"
 
 #include <tokenflow/error.h>
@@ -75,8 +76,8 @@ void use_official_scaling(io::StateDict& state, const std::string& source) {
     if (state.contains(name)) {
       const auto& stored = state.tensors.at(name);
       if (stored.sizes() != value.sizes()) {
-        throw Error(source + ": tensor " + name + " has shape " + nn::shape_string(stored.sizes()) + " where " +
-                    nn::shape_string(value.sizes()) + " was expected");
+        throw Error(source + ": tensor " + name + " has shape " + io::shape_string(stored.sizes()) + " where " +
+                    io::shape_string(value.sizes()) + " was expected");
       }
       if ((stored.to(torch::kDouble) - value.to(torch::kDouble)).abs().max().item<double>() > kScalingTolerance) {
         throw Error(source + ": tensor " + name + " differs from the official LPIPS constants");

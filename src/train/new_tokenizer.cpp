@@ -6,7 +6,7 @@
 #include "nn/clip_vision.h"
 #include "nn/siglip_vision.h"
 #include "nn/weights.h"
-#include "train/teacher.h"
+#include "model/teacher/teacher.h"
 
 #include <cmath>
 
@@ -54,7 +54,7 @@ void use_enhanced_decoder(model::Architecture& arch) {
 NewTokenizer new_tokenizer(const io::StateDict& teacher_state, const std::string& source,
                            const NewTokenizerOptions& options) {
   check_options(options);
-  auto teacher = make_teacher(teacher_state, source, options.teacher_heads);
+  auto teacher = model::make_teacher(teacher_state, source, options.teacher_heads);
   model::Architecture arch;
   auto& c = arch.config;
   const int downsampling = 1 << (options.channel_multipliers.size() - 1);

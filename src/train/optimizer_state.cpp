@@ -2,6 +2,7 @@
 
 #include <tokenflow/error.h>
 
+#include "io/shape_string.h"
 #include "nn/weights.h"
 
 #include <type_traits>
@@ -67,8 +68,8 @@ torch::Tensor state_tensor(io::TorchArchive& archive, const Value& dict, const s
   if (value.kind != Value::Kind::Tensor) throw Error(path + ": optimizer state `" + key + "` is not a tensor");
   auto tensor = archive.read_tensor(*value.tensor).to(parameter.device(), parameter.scalar_type());
   if (tensor.sizes() != parameter.sizes()) {
-    throw Error(path + ": optimizer state `" + key + "` has shape " + nn::shape_string(tensor.sizes()) +
-                " for a parameter of shape " + nn::shape_string(parameter.sizes()));
+    throw Error(path + ": optimizer state `" + key + "` has shape " + io::shape_string(tensor.sizes()) +
+                " for a parameter of shape " + io::shape_string(parameter.sizes()));
   }
   return tensor;
 }
@@ -138,12 +139,6 @@ void load_optimizer_state(io::TorchArchive& archive, const std::string& key, Opt
     moments->exp_avg_sq(state_tensor(archive, *state, "exp_avg_sq", parameter, path));
     optimizer.state()[state_key(optimizer, parameter)] = std::move(moments);
   }
-}
-
-int64_t checkpoint_steps(const io::TorchArchive& archive, const std::string& path) {
-  const Value& steps = entry(archive.root(), "steps", "the checkpoint", path);
-  if (steps.kind != Value::Kind::Int) throw Error(path + ": `steps` is " + steps.describe() + ", not an int");
-  return steps.integer;
 }
 
 template SaveValue optimizer_state_dict(torch::optim::Adam&);

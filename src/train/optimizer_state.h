@@ -21,7 +21,4 @@ template <typename Optimizer>
 void load_optimizer_state(io::TorchArchive& archive, const std::string& key, Optimizer& optimizer,
                           const std::string& path);
 
-// The checkpoint's `steps`. Throws when it is missing or not an int.
-int64_t checkpoint_steps(const io::TorchArchive& archive, const std::string& path);
-
 }  // namespace tokenflow::train

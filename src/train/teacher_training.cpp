@@ -1,5 +1,7 @@
 #include "train/teacher_training.h"
 
+#include "eval/image_lists.h"
+
 #include <tokenflow/error.h>
 
 #include "io/files.h"
@@ -44,26 +46,14 @@ constexpr uint64_t kCaptionKey = 0x63617074696f6e21ULL;
 // open_clip's AdamW settings for ViT CLIP models.
 constexpr double kBeta1 = 0.9, kBeta2 = 0.98, kEpsilon = 1e-6;
 
-std::string trimmed(const std::string& text) {
-  const auto is_space = [](unsigned char c) { return std::isspace(c) != 0; };
-  const auto first = std::find_if_not(text.begin(), text.end(), is_space);
-  const auto last = std::find_if_not(text.rbegin(), text.rend(), is_space).base();
-  return first < last ? std::string(first, last) : std::string();
-}
-
-// The same file named from two folders gets the same key.
-std::string resolved(const fs::path& folder, const std::string& path) {
-  return fs::absolute(fs::path(path).is_absolute() ? fs::path(path) : folder / path).lexically_normal().string();
-}
-
 // What a run's numbers are recorded under: the checkpoint's `args` and config.json.
-nlohmann::ordered_json model_json(const ClipModelConfig& c) {
+nlohmann::ordered_json model_json(const model::ClipModelConfig& c) {
   return {{"image_size", c.image_size}, {"patch", c.patch},           {"width", c.width},
           {"layers", c.layers},         {"text_width", c.text_width}, {"text_layers", c.text_layers},
           {"context", c.context},       {"embed_dim", c.embed_dim},   {"vocab_size", c.vocabulary_size}};
 }
 
-SaveValue run_args(const TeacherTrainingOptions& o, const ClipModelConfig& c) {
+SaveValue run_args(const TeacherTrainingOptions& o, const model::ClipModelConfig& c) {
   auto args = SaveValue::dict();
   const auto sizes = model_json(c);
   for (const auto& [key, value] : sizes.items()) args.set(key, value.get<int64_t>());
@@ -83,7 +73,7 @@ SaveValue run_args(const TeacherTrainingOptions& o, const ClipModelConfig& c) {
 }
 
 // Weight decay on matrices and embeddings, none on gains, biases and logit_scale (open_clip's rule).
-std::unique_ptr<torch::optim::AdamW> make_optimizer(ClipModel& model, const TeacherTrainingOptions& o) {
+std::unique_ptr<torch::optim::AdamW> make_optimizer(model::ClipModel& model, const TeacherTrainingOptions& o) {
   std::vector<torch::Tensor> decayed, kept;
   for (auto& parameter : model.parameters()) (parameter.dim() >= 2 ? decayed : kept).push_back(parameter);
   const auto options = torch::optim::AdamWOptions(o.lr).betas({kBeta1, kBeta2}).eps(kEpsilon);
@@ -93,11 +83,11 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(ClipModel& model, const Teac
   return std::make_unique<torch::optim::AdamW>(std::move(groups), options);
 }
 
-void save_checkpoint(const std::string& path, ClipModel& model, const TextTokenizer& tokenizer,
+void save_checkpoint(const std::string& path, model::ClipModel& model, const text::TextTokenizer& tokenizer,
                      torch::optim::AdamW& optimizer, int64_t steps, const SaveValue& args) {
   SaveValue checkpoint = SaveValue::dict();
   checkpoint.set("state_dict", SaveValue::ordered_dict(nn::collect_weights(model)))
-      .set(kVocabularyEntry, tokenizer.to_tensor())
+      .set(model::kVocabularyEntry, tokenizer.to_tensor())
       .set("optimizer", optimizer_state_dict(optimizer))
       .set("steps", steps)
       .set("args", args);
@@ -108,7 +98,7 @@ void save_checkpoint(const std::string& path, ClipModel& model, const TextTokeni
 int64_t resume_optimizer(const std::string& path, torch::optim::AdamW& optimizer) {
   io::TorchArchive archive(path);
   load_optimizer_state(archive, "optimizer", optimizer, path);
-  return checkpoint_steps(archive, path);
+  return io::checkpoint_steps(archive, path);
 }
 
 std::string progress_line(const TeacherStepRecord& r, int64_t last_step, double steps_per_second, int64_t pairs_per_step) {
@@ -128,55 +118,6 @@ std::string percent(double fraction) {
 
 }  // namespace
 
-CaptionedImages read_captioned_images(const std::string& captions, const std::string& list) {
-  std::map<std::string, std::vector<std::string>> captions_of;
-  {
-    std::ifstream file = io::open_for_reading(captions);
-    const fs::path folder = fs::path(captions).parent_path();
-    int64_t number = 0;
-    for (std::string line; std::getline(file, line);) {
-      ++number;
-      if (trimmed(line).empty()) continue;
-      const size_t tab = line.find('\t');
-      if (tab == std::string::npos) {
-        throw Error(captions + ": line " + std::to_string(number) + " is not `path<TAB>caption`");
-      }
-      const std::string caption = trimmed(line.substr(tab + 1));
-      if (!caption.empty()) captions_of[resolved(folder, trimmed(line.substr(0, tab)))].push_back(caption);
-    }
-    if (file.bad()) throw Error(captions + ": cannot read the captions");
-  }
-  CaptionedImages result;
-  const auto listed = read_image_list(list);
-  for (const auto& image : listed) {
-    const auto found = captions_of.find(image);
-    if (found == captions_of.end()) {
-      ++result.uncaptioned;
-    } else {
-      result.images.push_back({image, found->second});
-    }
-  }
-  if (result.images.empty()) {
-    throw Error(list + ": none of its " + std::to_string(listed.size()) + " images has a caption in " + captions);
-  }
-  return result;
-}
-
-std::vector<std::string> read_image_list(const std::string& list) {
-  std::ifstream file = io::open_for_reading(list);
-  const fs::path folder = fs::path(list).parent_path();
-  std::vector<std::string> images;
-  std::set<std::string> listed;
-  for (std::string line; std::getline(file, line);) {
-    const std::string path = trimmed(line);
-    if (path.empty() || path[0] == '#') continue;
-    const std::string image = resolved(folder, path);
-    if (listed.insert(image).second) images.push_back(image);
-  }
-  if (file.bad()) throw Error(list + ": cannot read the list of images");
-  return images;
-}
-
 double teacher_learning_rate(int64_t step, double lr, int64_t warmup, int64_t steps) {
   if (step < warmup) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
   const auto decay_steps = std::max<int64_t>(1, steps - warmup);
@@ -189,8 +130,8 @@ std::vector<TeacherStepRecord> run_teacher_training(const TeacherTrainingOptions
   if (options.log_every < 1 || options.checkpoint_every < 1 || options.warmup < 0) {
     throw Error("teacher training: --log-every and --ckpt-every must be positive, --warmup not negative");
   }
-  const auto train = read_captioned_images(options.captions, options.train_list);
-  const auto held_out = options.val_list.empty() ? CaptionedImages() : read_captioned_images(options.captions, options.val_list);
+  const auto train = eval::read_captioned_images(options.captions, options.train_list);
+  const auto held_out = options.val_list.empty() ? eval::CaptionedImages() : eval::read_captioned_images(options.captions, options.val_list);
   if (options.global_batch_size < 1 || options.global_batch_size > static_cast<int64_t>(train.images.size())) {
     throw Error(options.train_list + ": " + std::to_string(train.images.size()) + " captioned images make no batch of " +
                 std::to_string(options.global_batch_size));
@@ -198,17 +139,17 @@ std::vector<TeacherStepRecord> run_teacher_training(const TeacherTrainingOptions
 
   // New weights are drawn from the seed, so a run is reproducible.
   torch::manual_seed(options.seed);
-  std::shared_ptr<ClipModel> model;
-  std::optional<TextTokenizer> tokenizer;
+  std::shared_ptr<model::ClipModel> model;
+  std::optional<text::TextTokenizer> tokenizer;
   if (options.resume.empty()) {
     std::vector<std::string> captions;
     for (const auto& image : train.images) captions.insert(captions.end(), image.captions.begin(), image.captions.end());
-    tokenizer = TextTokenizer::build(captions, options.model.vocabulary_size);
+    tokenizer = text::TextTokenizer::build(captions, options.model.vocabulary_size);
     auto config = options.model;
     config.vocabulary_size = tokenizer->size();
-    model = std::make_shared<ClipModel>(config);
+    model = std::make_shared<model::ClipModel>(config);
   } else {
-    auto trained = load_clip(options.resume);
+    auto trained = model::load_clip(options.resume);
     model = trained.model;
     tokenizer = std::move(trained.tokenizer);
   }
@@ -247,7 +188,7 @@ std::vector<TeacherStepRecord> run_teacher_training(const TeacherTrainingOptions
 
   const auto evaluate = [&](int64_t step) {
     if (held_out.images.empty()) return;
-    const auto accuracy = evaluate_retrieval(*model, *tokenizer, held_out.images);
+    const auto accuracy = eval::evaluate_retrieval(*model, *tokenizer, held_out.images);
     const std::string unreadable = accuracy.unreadable.empty() ? std::string()
                                    : " (" + std::to_string(accuracy.unreadable.size()) +
                                          " unreadable, first: " + accuracy.unreadable.front() + ")";
@@ -285,7 +226,7 @@ std::vector<TeacherStepRecord> run_teacher_training(const TeacherTrainingOptions
     const double lr = teacher_learning_rate(steps, options.lr, options.warmup, options.steps);
     for (auto& group : optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     optimizer->zero_grad();
-    const auto loss = contrastive_loss(model->encode_image(batch.images),
+    const auto loss = model::contrastive_loss(model->encode_image(batch.images),
                                        model->encode_text(tokenizer->encode(captions, config.context)), model->logit_scale);
     loss.backward();
     optimizer->step();

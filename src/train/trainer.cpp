@@ -69,15 +69,15 @@ Trainer::Trainer(const model::Architecture& architecture, std::shared_ptr<model:
 std::vector<int> Trainer::scales_for_step(int64_t global_step) const {
   std::seed_seq seed{static_cast<uint64_t>(settings_.seed), static_cast<uint64_t>(global_step)};
   std::mt19937_64 rng(seed);
-  return model::drop_random_scale(net_->config.scales, settings_.loss.scale_drop_probability, rng);
+  return train::drop_random_scale(net_->config.scales, settings_.loss.scale_drop_probability, rng);
 }
 
-model::TrainingForward Trainer::generator_forward(const torch::Tensor& images, const std::vector<int>& scales) {
-  return model::forward_training(*net_, images, scales,
+train::TrainingForward Trainer::generator_forward(const torch::Tensor& images, const std::vector<int>& scales) {
+  return train::forward_training(*net_, images, scales,
                                  {settings_.loss.commit_beta, settings_.loss.entropy_ratio});
 }
 
-GeneratorLoss Trainer::generator_backward(const model::TrainingForward& output, const torch::Tensor& images) {
+GeneratorLoss Trainer::generator_backward(const train::TrainingForward& output, const torch::Tensor& images) {
   optimizer_->zero_grad();
   // The generator's loss runs the discriminator, but only the reconstruction needs its gradient.
   set_requires_grad(discriminator_parameters_, false);

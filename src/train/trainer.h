@@ -1,8 +1,10 @@
 #pragma once
 // One training step of the official recipe (vq_train.py): the tokenizer's generator update (loss,
 // backward, gradient clipping, Adam, EMA), then the discriminator's update on the same batch.
-#include "model/architecture.h"
-#include "model/tokenflow_net.h"
+#include <tokenflow/train.h>
+
+#include "model/tokenizer/architecture.h"
+#include "model/tokenizer/tokenflow_net.h"
 #include "train/generator_loss.h"
 
 #include <functional>
@@ -10,21 +12,6 @@
 #include <vector>
 
 namespace tokenflow::train {
-
-struct OptimizerSettings {
-  double lr = 1e-4;
-  double beta1 = 0.9, beta2 = 0.95;
-  double max_grad_norm = 1.0;  // 0 switches clipping off, as in the official script
-  bool ema = false;
-  double ema_decay = 0.9999;
-  bool finetune_decoder = false;  // only decoder.* is trained (the official decoder-only stage)
-};
-
-struct TrainSettings {
-  LossSettings loss;
-  OptimizerSettings optimizer;
-  uint64_t seed = 0;  // drives the random scale drop: step s uses a generator seeded from (seed, s)
-};
 
 struct DiscriminatorLoss {
   double loss = 0;  // already weighted by the discriminator weight
@@ -47,8 +34,8 @@ class Trainer {
   StepResult step(const torch::Tensor& images);
 
   // The parts of step(), in order, for tests that look between them.
-  model::TrainingForward generator_forward(const torch::Tensor& images, const std::vector<int>& scales);
-  GeneratorLoss generator_backward(const model::TrainingForward& output, const torch::Tensor& images);
+  train::TrainingForward generator_forward(const torch::Tensor& images, const std::vector<int>& scales);
+  GeneratorLoss generator_backward(const train::TrainingForward& output, const torch::Tensor& images);
   double generator_update();  // averages gradients across processes, clips, steps Adam and the EMA
   DiscriminatorLoss discriminator_backward(const torch::Tensor& images, const torch::Tensor& pixels);
   double discriminator_update();

@@ -40,7 +40,7 @@ void resume_training_checkpoint(const std::string& path, Trainer& trainer) {
   nn::load_weights(trainer.discriminator(), stored_weights(archive, "discriminator", path), path);
   load_optimizer_state(archive, "optimizer", trainer.optimizer(), path);
   load_optimizer_state(archive, "optimizer_disc", trainer.discriminator_optimizer(), path);
-  trainer.set_steps(checkpoint_steps(archive, path));
+  trainer.set_steps(io::checkpoint_steps(archive, path));
 }
 
 }  // namespace tokenflow::train

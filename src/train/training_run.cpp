@@ -4,16 +4,19 @@
 
 #include "io/checkpoint.h"
 #include "io/files.h"
-#include "model/architecture.h"
+#include "model/tokenizer/architecture.h"
 #include "nn/weights.h"
 #include "train/data_loader.h"
 #include "train/progress.h"
 #include "train/training_checkpoint.h"
 
+#include <tokenflow/runtime.h>
+
 #include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -176,7 +179,7 @@ std::vector<StepRecord> run_training(const TrainingRunOptions& options, DataPara
   const auto teacher_state = io::load_state_dict(options.teacher);
   auto tokenizer = make_tokenizer(options, teacher_state);
   GeneratorLossModules modules;
-  modules.teacher = load_teacher(teacher_state, options.teacher, options.new_tokenizer.teacher_heads);
+  modules.teacher = model::load_teacher(teacher_state, options.teacher, options.new_tokenizer.teacher_heads);
   if (!options.perceptual.empty()) modules.lpips = load_lpips(options.perceptual);
   modules.discriminator = std::make_shared<PatchDiscriminator>(3, options.discriminator_channels,
                                                                options.discriminator_layers);
@@ -273,6 +276,17 @@ std::vector<StepRecord> run_training(const TrainingRunOptions& options, DataPara
   }
   if (live) std::fprintf(stderr, "\n");
   return records;
+}
+
+std::vector<StepRecord> train_tokenizer(TrainingRunOptions options, int threads) {
+  torch::Device device(options.device);
+  if (device.is_cuda() && !device.has_index()) {
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(distributed_environment().local_rank));
+    options.device = device.str();
+  }
+  auto group = DataParallelGroup::from_environment(device);
+  set_num_threads(threads ? threads : std::max(1, cpu_cores() / group.world_size()));
+  return run_training(options, group);
 }
 
 }  // namespace tokenflow::train

@@ -1,6 +1,7 @@
 #pragma once
 // Running the built `tokenflow` binary from a test, in a scratch directory of its own.
 #include <gtest/gtest.h>
+#include "parity_fixture.h"
 #include <torch/torch.h>
 
 #include <sys/wait.h>
@@ -127,7 +128,7 @@ class Cli : public ::testing::Test {
   CommandResult run_examples(std::string script) const {
     fs::create_symlink(TOKENFLOW_CLI, dir_ / "tokenflow");
     replace_all(script, "build/", dir_.string() + "/");
-    replace_all(script, "../shared/parity", TOKENFLOW_PARITY_DIR);
+    replace_all(script, "../shared/parity", parity_dir());
     replace_all(script, "tests/data", TOKENFLOW_TEST_DATA_DIR);
     const fs::path examples = fs::path(TOKENFLOW_README).parent_path() / "examples";
     replace_all(script, " examples/", " " + examples.string() + "/");

@@ -2,10 +2,11 @@
 // captioned images (the JSON holds every number, the contact sheet has its size, the PSNR is the one
 // `reconstruct` prints), the README's example, and bad inputs that must fail in one line.
 #include "cli_fixture.h"
+#include "parity_fixture.h"
 #include "io/checkpoint.h"
 #include "io/image.h"
 #include "io/safetensors.h"
-#include "train/evaluation_fixture.h"
+#include "eval/evaluation_fixture.h"
 
 #include <tokenflow/tokenflow.h>
 
@@ -18,7 +19,7 @@ namespace {
 using namespace tokenflow::testing;
 using nlohmann::json;
 
-const std::string kOpenAiLayoutTeacher = (fs::path(TOKENFLOW_PARITY_DIR) / "train_step" / "teacher_clip.pt").string();
+const std::string kOpenAiLayoutTeacher = (fs::path(tokenflow::testing::parity_dir()) / "train_step" / "teacher_clip.pt").string();
 
 // One tiny tokenizer, teacher and image set for the whole suite: making them trains the teacher a step.
 class EvaluateCli : public Cli {
@@ -26,7 +27,7 @@ class EvaluateCli : public Cli {
   static void SetUpTestSuite() {
     shared_dir_ = new fs::path(fs::temp_directory_path() / ("tokenflow_cli_evaluate_" + std::to_string(::getpid())));
     fs::remove_all(*shared_dir_);
-    data_ = new tokenflow::train::test::EvaluationFixture(tokenflow::train::test::make_evaluation_fixture(*shared_dir_, 7));
+    data_ = new tokenflow::eval::test::EvaluationFixture(tokenflow::eval::test::make_evaluation_fixture(*shared_dir_, 7));
   }
   static void TearDownTestSuite() {
     fs::remove_all(*shared_dir_);
@@ -41,11 +42,11 @@ class EvaluateCli : public Cli {
   }
 
   static fs::path* shared_dir_;
-  static tokenflow::train::test::EvaluationFixture* data_;
+  static tokenflow::eval::test::EvaluationFixture* data_;
 };
 
 fs::path* EvaluateCli::shared_dir_ = nullptr;
-tokenflow::train::test::EvaluationFixture* EvaluateCli::data_ = nullptr;
+tokenflow::eval::test::EvaluationFixture* EvaluateCli::data_ = nullptr;
 
 TEST_F(EvaluateCli, WritesEveryNumberAndTheContactSheet) {
   const CommandResult run = run_tokenflow(evaluate_args({"--teacher", data_->teacher, "--captions", data_->captions,
@@ -112,6 +113,7 @@ TEST_F(EvaluateCli, PsnrIsReconstructsAndUnreadableImagesAreSkipped) {
 }
 
 TEST_F(EvaluateCli, ReadmeExampleRuns) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const std::string script = readme_examples(TOKENFLOW_README, "<!-- evaluate examples: run by tests/cli/test_evaluate_cli.cpp -->");
   ASSERT_NE(script.find("tokenflow evaluate"), std::string::npos) << "no evaluate example in the README";
   const CommandResult run = run_examples(script);
@@ -121,6 +123,7 @@ TEST_F(EvaluateCli, ReadmeExampleRuns) {
 }
 
 TEST_F(EvaluateCli, BadInputsFailInOneLine) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   expect_clean_failure({"evaluate", "-m", data_->model, "--list", path("none.txt")}, "none.txt: cannot open");
   write_file(path("empty.txt"), "# nothing\n");
   expect_clean_failure({"evaluate", "-m", data_->model, "--list", path("empty.txt")}, "empty.txt: no images listed");
@@ -134,7 +137,7 @@ TEST_F(EvaluateCli, BadInputsFailInOneLine) {
   const std::string visual_only = (*shared_dir_ / "visual_only.safetensors").string();
   tokenflow::io::write_safetensors(visual_only, image_tower);
   expect_clean_failure(evaluate_args({"--teacher", visual_only, "--captions", data_->captions, "-o", path("m.json")}),
-                       "visual_only.safetensors: no text tower (token_embedding.weight); --captions needs a train-teacher checkpoint");
+                       "visual_only.safetensors: no text tower (token_embedding.weight); captions need a train-teacher checkpoint");
   if (fs::exists(kOpenAiLayoutTeacher)) {
     // A text tower, but no word tokenizer: not from train-teacher.
     expect_clean_failure(evaluate_args({"--teacher", kOpenAiLayoutTeacher, "--captions", data_->captions}),

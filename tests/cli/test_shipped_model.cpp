@@ -2,10 +2,11 @@
 // has the documented shape and provenance, and reconstructs the bundled photograph examples/wine.jpg
 // (held out from its training) above the PSNR the model card states.
 #include "cli_fixture.h"
+#include "parity_fixture.h"
 
 #include <tokenflow/tokenflow.h>
 
-#include "io/npy.h"
+#include <tokenflow/npy.h>
 
 #include <nlohmann/json.hpp>
 
@@ -112,6 +113,7 @@ TEST_F(ShippedModel, TiledDecodingIsCloseToTheWholeDecodingWithoutSeams) {
 
 // The README's lines for the shipped model, as written.
 TEST_F(ShippedModel, ReadmeExamplesRun) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const std::string script =
       readme_examples(TOKENFLOW_README, "<!-- shipped model examples: run by tests/cli/test_shipped_model.cpp -->");
   for (const char* command : {"info", "reconstruct", "encode", "decode", "embed"})

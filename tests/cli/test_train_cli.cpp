@@ -3,9 +3,10 @@
 // encoding, a resumed run repeats the uninterrupted one exactly, two processes equal one with the
 // whole batch, and bad data or flags fail cleanly.
 #include "cli_fixture.h"
+#include "parity_fixture.h"
 #include "io/checkpoint.h"
 #include "io/image.h"
-#include "io/npy.h"
+#include <tokenflow/npy.h>
 #include "io/safetensors.h"
 #include "io/torch_archive.h"
 
@@ -19,7 +20,7 @@ namespace {
 using namespace tokenflow::testing;
 using nlohmann::json;
 
-const fs::path kTrainStep = fs::path(TOKENFLOW_PARITY_DIR) / "train_step";
+const fs::path kTrainStep = fs::path(tokenflow::testing::parity_dir()) / "train_step";
 
 // Smooth colour patterns of varied sizes, as PNG files.
 void write_images(const fs::path& folder, int count) {
@@ -76,6 +77,7 @@ class TrainCli : public Cli {
 };
 
 TEST_F(TrainCli, LossFallsAndCheckpointsHaveTheOfficialLayout) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto run = run_tokenflow(with(train_args("run", 12), {"--lr", "1e-3", "--disc-start", "100", "--ckpt-every", "6", "--ema"}));
   ASSERT_EQ(run.status, 0) << run.err;
   EXPECT_NE(run.err.find("step 12/12"), std::string::npos) << run.err;
@@ -262,6 +264,7 @@ TEST_F(TrainCli, BadDataAndFlagsFailWithOneLine) {
 }
 
 TEST_F(TrainCli, ReadmeTrainingExamplesRun) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const std::string script = readme_examples(TOKENFLOW_README, "<!-- training examples: run by tests/cli/test_train_cli.cpp -->");
   for (const char* command : {"train", "plot", "encode"})
     EXPECT_NE(script.find("build/tokenflow " + std::string(command)), std::string::npos) << command;

@@ -2,6 +2,7 @@
 // Helpers shared by the I/O tests: scratch directories, whole-file reads and writes, fixture paths
 // and checks on tokenflow::Error messages.
 #include <tokenflow/error.h>
+#include "parity_fixture.h"
 
 #include <gtest/gtest.h>
 
@@ -52,14 +53,11 @@ inline std::string read_bytes(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
 }
 
-inline std::string parity_file(const std::string& relative) { return std::string(TOKENFLOW_PARITY_DIR) + "/" + relative; }
+inline std::string parity_file(const std::string& relative) { return testing::parity_dir() + "/" + relative; }
 inline std::string data_file(const std::string& relative) { return std::string(TOKENFLOW_TEST_DATA_DIR) + "/io/" + relative; }
 
 inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-// The parity fixtures live outside the repository; tests that need one skip when it is absent.
-#define TOKENFLOW_REQUIRE_FILE(path) \
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << (path) << " not found"
 
 // The message of the tokenflow::Error that `action` throws (a test failure if it throws none).
 // Errors must be one line that names the file at fault.

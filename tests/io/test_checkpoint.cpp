@@ -39,7 +39,7 @@ std::string float_bytes(const std::vector<float>& values) {
 
 TEST(Checkpoint, OfficialCheckpointGivesTheModelEntry) {
   const std::string path = parity_file("clipb224/model.pt");
-  TOKENFLOW_REQUIRE_FILE(path);
+  TOKENFLOW_REQUIRE_FIXTURE(path);
   const StateDict state = load_state_dict(path);  // `args` (an argparse.Namespace) and `steps` are skipped
   ASSERT_EQ(state.names.size(), 429u);
   EXPECT_EQ(state.names.front(), "encoder.conv_in.weight");
@@ -59,7 +59,7 @@ TEST(Checkpoint, OfficialCheckpointGivesTheModelEntry) {
 
 TEST(Checkpoint, EmaIsPreferredOverModel) {
   const std::string path = parity_file("clipb256e/model.pt");
-  TOKENFLOW_REQUIRE_FILE(path);
+  TOKENFLOW_REQUIRE_FIXTURE(path);
   const StateDict chosen = load_state_dict(path);
   const StateDict ema = load_state_dict(path, "ema");
   const StateDict decoy = load_state_dict(path, "model");
@@ -82,7 +82,7 @@ TEST(Checkpoint, EmaIsPreferredOverModel) {
 
 TEST(Checkpoint, TopLevelFloat16StateDict) {
   const std::string path = parity_file("train_step/lpips_vgg16.pt");
-  TOKENFLOW_REQUIRE_FILE(path);
+  TOKENFLOW_REQUIRE_FIXTURE(path);
   const StateDict state = load_state_dict(path);
   ASSERT_EQ(state.names.size(), 33u);
   EXPECT_EQ(state.names[0], "scaling_layer.shift");

@@ -1,6 +1,6 @@
 // Images: PNG/JPEG round trips, the official preprocessing against Pillow's output, and bad files.
 #include "io/image.h"
-#include "io/npy.h"
+#include <tokenflow/npy.h>
 #include "io_test_util.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // .npy: round trips of every dtype, numpy's own files and byte layout, and damaged files.
-#include "io/npy.h"
+#include <tokenflow/npy.h>
 #include "io_test_util.h"
 
 #include <gtest/gtest.h>
@@ -65,7 +65,7 @@ TEST(Npy, Bfloat16HasNoNpyDtype) {
 TEST(Npy, ReadsNumpyFilesAndWritesTheSameBytes) {
   const std::string indices_path = parity_file("clipb224/indices.npy");
   const std::string input_path = parity_file("clipb224/input.npy");
-  TOKENFLOW_REQUIRE_FILE(indices_path);
+  TOKENFLOW_REQUIRE_FIXTURE(indices_path);
   const torch::Tensor indices = load_npy(indices_path);
   EXPECT_EQ(indices.scalar_type(), torch::kInt64);
   EXPECT_EQ(indices.sizes(), torch::IntArrayRef({2, 561}));

@@ -85,7 +85,7 @@ TEST(Safetensors, RoundTripKeepsDtypesOrderAndMetadata) {
 
 TEST(Safetensors, ConvertedOfficialCheckpointReloadsBitIdentically) {
   const std::string official = parity_file("clipb224/model.pt");
-  TOKENFLOW_REQUIRE_FILE(official);
+  TOKENFLOW_REQUIRE_FIXTURE(official);
   ScratchDir dir;
   const std::string path = dir.file("clipb224.safetensors");
   const StateDict state = load_state_dict(official);

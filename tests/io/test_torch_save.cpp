@@ -109,7 +109,7 @@ TEST(TorchSave, RecordsAreStoredUnderArchiveAndAligned) {
   caffe2::serialize::PyTorchStreamReader reader(path);
   const std::vector<std::string> records = reader.getAllRecords();  // without the `archive/` prefix
   for (const std::string name : {"data.pkl", "byteorder", "data/0", "data/1", "version"}) {
-    EXPECT_NE(std::find(records.begin(), records.end(), name), records.end()) << name << " not in " << testing::PrintToString(records);
+    EXPECT_NE(std::find(records.begin(), records.end(), name), records.end()) << name << " not in " << ::testing::PrintToString(records);
   }
   EXPECT_EQ(reader.getRecordOffset("data/0") % 64, 0u);
   EXPECT_EQ(reader.getRecordOffset("data/1") % 64, 0u);

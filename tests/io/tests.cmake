@@ -5,6 +5,7 @@ tokenflow_test(test_io
   ${CMAKE_CURRENT_LIST_DIR}/test_checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_image.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_npy.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_output_files.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_safetensors.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_torch_pickle.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_torch_save.cpp

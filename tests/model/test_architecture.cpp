@@ -1,9 +1,9 @@
 // Configuration detection from tensor shapes, and its errors.
-#include "model/architecture.h"
+#include "model/tokenizer/architecture.h"
 
 #include "io/checkpoint.h"
-#include "model/presets.h"
-#include "model/tokenflow_net.h"
+#include "model/tokenizer/presets.h"
+#include "model/tokenizer/tokenflow_net.h"
 #include "nn/weights.h"
 #include "parity_fixture.h"
 
@@ -23,9 +23,10 @@ TEST(ScaleSchedule, OfficialSchedules) {
 }
 
 TEST(Architecture, ReadsTinyClipWidthsFromTensors) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto arch = detect_architecture(fixture_state("clipb224"), {}, "clipb224");
   const auto& c = arch.config;
-  EXPECT_EQ(c.teacher, Teacher::Clip);
+  EXPECT_EQ(c.teacher, tokenflow::Teacher::Clip);
   EXPECT_EQ(c.semantic_width, 64);
   EXPECT_EQ(c.semantic_layers, 2);
   EXPECT_EQ(c.semantic_heads, 2);
@@ -43,6 +44,7 @@ TEST(Architecture, ReadsTinyClipWidthsFromTensors) {
 }
 
 TEST(Architecture, EnhancedDecoderRunsClipAt256) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto arch = detect_architecture(fixture_state("clipb256e"), {}, "clipb256e");
   EXPECT_TRUE(arch.enhanced_decoder);
   EXPECT_EQ(arch.config.decoder_res_blocks, 4);
@@ -53,8 +55,9 @@ TEST(Architecture, EnhancedDecoderRunsClipAt256) {
 }
 
 TEST(Architecture, SiglipPixelBranchRunsAt432) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto arch = detect_architecture(fixture_state("siglip384"), {}, "siglip384");
-  EXPECT_EQ(arch.config.teacher, Teacher::Siglip);
+  EXPECT_EQ(arch.config.teacher, tokenflow::Teacher::Siglip);
   EXPECT_EQ(arch.config.image_size, 384);
   EXPECT_EQ(arch.config.pixel_image_size, 432);
   EXPECT_EQ(arch.config.semantic_layers, 3);
@@ -62,6 +65,7 @@ TEST(Architecture, SiglipPixelBranchRunsAt432) {
 }
 
 TEST(Architecture, ExplicitHeadsOverrideTheDefault) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   LoadOptions options;
   options.semantic_heads = 4;
   EXPECT_EQ(detect_architecture(fixture_state("clipb224"), options, "x").config.semantic_heads, 4);
@@ -70,6 +74,7 @@ TEST(Architecture, ExplicitHeadsOverrideTheDefault) {
 }
 
 TEST(Architecture, MissingTensorIsNamed) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   auto state = fixture_state("clipb224");
   state.tensors.erase("decoder_vqkd.pos_embed");
   try {

@@ -23,6 +23,7 @@ class Parity : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(Parity, DetectsTheOfficialConfiguration) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto expected = parity_config(GetParam());
   const auto& config = model_->config();
   EXPECT_EQ(config.image_size, expected["image_size"].get<int>());
@@ -30,15 +31,17 @@ TEST_P(Parity, DetectsTheOfficialConfiguration) {
   EXPECT_EQ(config.tokens_per_image, expected["tokens_per_image"].get<int>());
   EXPECT_EQ(config.codebook_size, expected["codebook_size"].get<int>());
   const bool clip_teacher = expected["teacher"].get<std::string>().rfind("clip", 0) == 0;  // clipb_224 or siglip_384
-  EXPECT_EQ(config.teacher, clip_teacher ? Teacher::Clip : Teacher::Siglip);
+  EXPECT_EQ(config.teacher, clip_teacher ? tokenflow::Teacher::Clip : tokenflow::Teacher::Siglip);
 }
 
 TEST_P(Parity, ContinuousFeatures) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   expect_close(model_->semantic_features(input_), parity_tensor(GetParam(), "sem_features"), 1e-4, "sem_features");
   expect_close(model_->pixel_features(input_), parity_tensor(GetParam(), "pix_features"), 1e-4, "pix_features");
 }
 
 TEST_P(Parity, EncodeGivesTheOfficialIndices) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto result = model_->encode(input_);
   const auto expected = parity_tensor(GetParam(), "indices");
   ASSERT_EQ(result.indices.sizes(), expected.sizes());
@@ -48,18 +51,21 @@ TEST_P(Parity, EncodeGivesTheOfficialIndices) {
 }
 
 TEST_P(Parity, DecodeFeatures) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto quant = parity_tensor(GetParam(), "quant");
   expect_close(model_->decode_features(quant), parity_tensor(GetParam(), "recon"), 1e-3, "recon");
   expect_close(model_->semantic_reconstruction(quant), parity_tensor(GetParam(), "sem_recon"), 1e-3, "sem_recon");
 }
 
 TEST_P(Parity, DecodeIndices) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto indices = parity_tensor(GetParam(), "indices");
   expect_close(model_->decode_indices(indices), parity_tensor(GetParam(), "recon_from_codes"), 1e-3,
                "recon_from_codes");
 }
 
 TEST_P(Parity, UnderstandingFeaturesAreTheQuantisedMapFlattened) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto features = model_->understanding_features(input_);
   const auto quant = parity_tensor(GetParam(), "quant");
   expect_close(features, quant.flatten(2).transpose(1, 2), 1e-4, "understanding features");
@@ -70,6 +76,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Parity, ::testing::Values("clipb224", "clipb2
 // clipb256e holds the weights to use under `ema` and a decoy under `model` whose
 // decoder.conv_out.bias is off by 0.5: loading the decoy would miss `recon` by about 0.5.
 TEST(ParityCheckpointKey, Clipb256eLoadsEmaNotTheDecoy) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto model = Model::load(parity_path("clipb256e", "model.pt"));
   const auto recon = model.decode_features(parity_tensor("clipb256e", "quant"));
   expect_close(recon, parity_tensor("clipb256e", "recon"), 1e-3, "recon with ema weights");

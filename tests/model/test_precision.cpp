@@ -2,7 +2,7 @@
 // bfloat16 or float16.
 #include "io/checkpoint.h"
 #include "io/io_test_util.h"
-#include "nn/onednn_conv.h"
+#include "nn/kernels/onednn_conv.h"
 #include "parity_fixture.h"
 
 #include <tokenflow/tokenflow.h>
@@ -21,6 +21,7 @@ double psnr(const torch::Tensor& a, const torch::Tensor& b) {
 class Bf16 : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Bf16, StaysCloseToTheOfficialOutputs) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   LoadOptions options;
   options.precision = Precision::Bf16;
   const auto model = Model::load(parity_path(GetParam(), "model.pt"), options);
@@ -48,6 +49,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Bf16, ::testing::Values("clipb224", "clipb256
 // Mixed: the float32 encoders, the pixel encoder through oneDNN's Winograd convolutions where the
 // build has oneDNN and the codebook searched by similarity, and the bfloat16 decoders.
 TEST(Mixed, EncodesAsFloat32AndDecodesInBfloat16) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   LoadOptions options;
   options.precision = Precision::Mixed;
   const auto mixed = Model::load(parity_path("clipb224", "model.pt"), options);
@@ -57,7 +59,7 @@ TEST(Mixed, EncodesAsFloat32AndDecodesInBfloat16) {
   const auto input = parity_tensor("clipb224", "input");
   const auto features = mixed.pixel_features(input), exact_features = exact.pixel_features(input);
   EXPECT_LT(((features - exact_features).abs().max() / exact_features.abs().max()).item<double>(), 1e-4);
-  if (nn::onednn_available()) EXPECT_FALSE(torch::equal(features, exact_features));  // through Winograd
+  if (nn::winograd_available()) EXPECT_FALSE(torch::equal(features, exact_features));  // through Winograd
   EXPECT_TRUE(torch::equal(mixed.semantic_features(input), exact.semantic_features(input)));
   const auto encoded = mixed.encode(input);
   EXPECT_TRUE(torch::equal(encoded.indices, parity_tensor("clipb224", "indices")));
@@ -76,6 +78,7 @@ TEST(Mixed, NamesRoundTrip) {
 class StoredDtype : public ::testing::TestWithParam<torch::ScalarType> {};
 
 TEST_P(StoredDtype, ComputesInFloat32AsTheRoundedWeights) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const io::StateDict original = io::load_state_dict(parity_path("clipb224", "model.pt"));
   io::StateDict stored = original, rounded = original;
   for (const auto& [name, tensor] : original.tensors) {

@@ -1,5 +1,5 @@
 tokenflow_test(test_model
   ${CMAKE_CURRENT_LIST_DIR}/test_parity.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_architecture.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/test_precision.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/test_threads.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/test_precision.cpp)
+tokenflow_test(test_teacher ${CMAKE_CURRENT_LIST_DIR}/test_teacher.cpp)

@@ -2,7 +2,7 @@
 // weight loading errors.
 #include "nn/attention.h"
 #include "nn/clip_vision.h"
-#include "nn/group_norm_silu.h"
+#include "nn/kernels/group_norm_silu.h"
 #include "nn/linear.h"
 #include "nn/semantic_decoder.h"
 #include "nn/siglip_vision.h"
@@ -70,11 +70,10 @@ TEST(Attention, OneDnnRouteMatchesMatmulWithMaskAndGradients) {
   auto upstream = torch::randn({2, 70, 48});
   std::vector<torch::Tensor> outputs, gradients;
   for (bool onednn : {true, false}) {
-    allow_onednn_gemm(onednn);
+    OneDnnGemmScope route(onednn);
     outputs.push_back(multi_head_attention(parts[0], parts[1], parts[2], 3, mask));
     gradients.push_back(torch::autograd::grad({outputs.back()}, {qkv}, {upstream})[0]);
   }
-  allow_onednn_gemm(true);
   EXPECT_LT((outputs[0] - outputs[1]).abs().max().item<float>(), 1e-5);
   EXPECT_LT((gradients[0] - gradients[1]).abs().max().item<float>(), 1e-4);
   // The mask holds: the first query sees only the first key, so its output is that value.

@@ -1,7 +1,7 @@
 // oneDNN's blocked layout: its convolutions (Winograd and direct), GroupNorm + SiLU over it, and the
 // pixel encoder run through them, each against LibTorch's NCHW computation of the same weights.
-#include "nn/group_norm_silu.h"
-#include "nn/onednn_conv.h"
+#include "nn/kernels/group_norm_silu.h"
+#include "nn/kernels/onednn_conv.h"
 #include "nn/vqgan.h"
 #include "nn/vqgan_blocked.h"
 
@@ -33,7 +33,7 @@ TEST(BlockedLayout, RoundTripsAndPutsSixteenChannelsLast) {
 }
 
 TEST(BlockedConv2d, WinogradAndDirectMatchLibTorch) {
-  if (!onednn_available()) GTEST_SKIP() << "built without oneDNN";
+  if (!winograd_available()) GTEST_SKIP() << "no Winograd convolutions here (oneDNN missing, or a CPU without AVX-512)";
   torch::manual_seed(5);
   torch::NoGradGuard no_grad;
   auto image = torch::randn({2, 3, 24, 20});
@@ -72,7 +72,7 @@ TEST(BlockedConv2d, WinogradAndDirectMatchLibTorch) {
 
 // Each call brings its own scratchpad, so threads may share one convolution.
 TEST(BlockedConv2d, ThreadsShareOneConvolution) {
-  if (!onednn_available()) GTEST_SKIP() << "built without oneDNN";
+  if (!winograd_available()) GTEST_SKIP() << "no Winograd convolutions here (oneDNN missing, or a CPU without AVX-512)";
   torch::manual_seed(7);
   torch::NoGradGuard no_grad;
   const BlockedConv2d blocked(conv(32, 32, 3, 1, 1), ConvAlgorithm::Winograd);
@@ -105,7 +105,7 @@ TEST(GroupNormSilu, BlockedMatchesLibTorch) {
 }
 
 TEST(BlockedEncoder, MatchesTheEncoder) {
-  if (!onednn_available()) GTEST_SKIP() << "built without oneDNN";
+  if (!winograd_available()) GTEST_SKIP() << "no Winograd convolutions here (oneDNN missing, or a CPU without AVX-512)";
   torch::manual_seed(6);
   torch::NoGradGuard no_grad;
   // Levels with a channel change (a 1x1 shortcut), downsampling, attention at the coarsest level.

@@ -2,6 +2,7 @@
 // process (two threads over Gloo on loopback), the central property that N ranks with batch b
 // train exactly as one process with batch N*b, and ranks started as processes by
 // run_local_workers(), which re-runs this executable on one test (the test body sees RANK set).
+#include "launcher.h"
 #include "train/distributed.h"
 
 #include <tokenflow/error.h>
@@ -22,6 +23,9 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
+using cli::remove_nproc_option;
+using cli::run_local_workers;
+using cli::unused_local_port;
 
 std::string error_of(const std::function<void()>& body) {
   try {

@@ -79,6 +79,7 @@ class LpipsParity : public ::testing::Test {
 };
 
 TEST_F(LpipsParity, OfficialStateDictGivesTheFixturePerceptualLoss) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto lpips = train::load_lpips({parity_path(kStep, "lpips_vgg16.pt")});
   torch::NoGradGuard no_grad;
   const auto distance = lpips->forward(input_, recon_);
@@ -88,6 +89,7 @@ TEST_F(LpipsParity, OfficialStateDictGivesTheFixturePerceptualLoss) {
 }
 
 TEST_F(LpipsParity, TorchvisionWeightsAndHeadsInTwoFilesGiveTheSameLoss) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto official_path = parity_path(kStep, "lpips_vgg16.pt");
   const auto layout = torchvision_layout(io::load_state_dict(official_path));
   ScratchDir scratch;
@@ -101,6 +103,7 @@ TEST_F(LpipsParity, TorchvisionWeightsAndHeadsInTwoFilesGiveTheSameLoss) {
 }
 
 TEST(Lpips, LoadingErrorsNameTheFilesAndTheTensor) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto official_path = parity_path(kStep, "lpips_vgg16.pt");
   const auto official = io::load_state_dict(official_path);
   const auto layout = torchvision_layout(official);
@@ -133,6 +136,7 @@ TEST(Lpips, LoadingErrorsNameTheFilesAndTheTensor) {
 }
 
 TEST_F(LpipsParity, FrozenWeightsButTheReconstructionGetsAGradient) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto lpips = train::load_lpips({parity_path(kStep, "lpips_vgg16.pt")});
   for (const auto& parameter : lpips->parameters()) EXPECT_FALSE(parameter.requires_grad());
   const auto recon = recon_.clone().requires_grad_(true);
@@ -148,6 +152,7 @@ TEST_F(LpipsParity, FrozenWeightsButTheReconstructionGetsAGradient) {
 // Eval mode (the state the official LPIPS().eval() starts in) is deterministic and is what the fixture
 // holds; train mode applies the official dropout before the heads.
 TEST_F(LpipsParity, DropoutOnlyInTrainMode) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto lpips = train::load_lpips({parity_path(kStep, "lpips_vgg16.pt")});
   EXPECT_FALSE(lpips->is_training());
   torch::NoGradGuard no_grad;
@@ -174,6 +179,7 @@ class DiscriminatorParity : public ::testing::Test {
 // As the official step: D on the inputs and D on the reconstructions are separate calls in train mode,
 // each normalised with its own batch statistics.
 TEST_F(DiscriminatorParity, TrainModeLogitsAndLossesMatchTheOfficialStep) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   ASSERT_TRUE(discriminator_->is_training());
   torch::NoGradGuard no_grad;
   const auto logits_real = discriminator_->forward(input_);
@@ -192,6 +198,7 @@ TEST_F(DiscriminatorParity, TrainModeLogitsAndLossesMatchTheOfficialStep) {
 // PyTorch's BatchNorm in train mode: running mean and (unbiased) variance move by momentum 0.1 towards the
 // batch's, num_batches_tracked counts the call; eval mode leaves them alone.
 TEST_F(DiscriminatorParity, TrainModeUpdatesRunningStatisticsAsPyTorch) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   auto& main = discriminator_->main;
   auto* norm = main->ptr(3)->as<torch::nn::BatchNorm2d>();
   ASSERT_NE(norm, nullptr);
@@ -218,6 +225,7 @@ TEST_F(DiscriminatorParity, TrainModeUpdatesRunningStatisticsAsPyTorch) {
 }
 
 TEST(PatchDiscriminator, OfficialNamesShapesAndInitialisation) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto path = parity_path(kStep, "discriminator.pt");
   const auto official = io::load_state_dict(path);
   train::PatchDiscriminator discriminator;

@@ -5,12 +5,12 @@
 #include "io/image.h"
 #include "io/io_test_util.h"
 #include "nn/weights.h"
-#include "train/clip_model.h"
-#include "train/retrieval.h"
-#include "train/teacher.h"
+#include "model/teacher/clip_model.h"
+#include "eval/retrieval.h"
+#include "model/teacher/teacher.h"
 #include "train/run_folder.h"
 #include "train/teacher_training.h"
-#include "train/text_tokenizer.h"
+#include "text/text_tokenizer.h"
 
 #include <gtest/gtest.h>
 
@@ -25,42 +25,47 @@ using io::test::contains;
 using io::test::error_of;
 using io::test::ScratchDir;
 using io::test::write_bytes;
+using eval::caption_candidates;
+using eval::CaptionedImage;
+using eval::evaluate_retrieval;
+using eval::read_captioned_images;
+using eval::retrieval_accuracy;
 
 TEST(TextTokenizer, RoundTripsCaptionsAsLowerCasedWords) {
-  const auto tokenizer = TextTokenizer::build({"A red Circle!", "a blue circle", "Red, red stripes"}, 100);
+  const auto tokenizer = text::TextTokenizer::build({"A red Circle!", "a blue circle", "Red, red stripes"}, 100);
   // <pad> <unk>, then by count: red (3), a (2), circle (2), blue, stripes, then <start> <end>.
   EXPECT_EQ(tokenizer.size(), 9);
   const auto ids = tokenizer.encode({"The RED circle...", "blue"}, 8);
   ASSERT_EQ(ids.sizes(), torch::IntArrayRef({2, 8}));
   const std::vector<int64_t> first(ids[0].data_ptr<int64_t>(), ids[0].data_ptr<int64_t>() + 8);
-  EXPECT_EQ(first, (std::vector<int64_t>{tokenizer.start(), TextTokenizer::kUnknown, 2, 4, tokenizer.end(), 0, 0, 0}));
+  EXPECT_EQ(first, (std::vector<int64_t>{tokenizer.start(), text::TextTokenizer::kUnknown, 2, 4, tokenizer.end(), 0, 0, 0}));
   EXPECT_EQ(tokenizer.decode(ids[0]), "<unk> red circle");
   EXPECT_EQ(tokenizer.decode(ids[1]), "blue");
-  EXPECT_EQ(TextTokenizer::words("Crème-brûlée, 2x"), (std::vector<std::string>{"crème", "brûlée", "2x"}));
+  EXPECT_EQ(text::TextTokenizer::words("Crème-brûlée, 2x"), (std::vector<std::string>{"crème", "brûlée", "2x"}));
 
   // Too long: cut so that <end>, the largest id (OpenAI's EOT pooling takes the argmax), stays last.
   const auto cut = tokenizer.encode({"red red red red red red"}, 4);
   EXPECT_EQ(cut[0][3].item<int64_t>(), tokenizer.end());
   EXPECT_EQ(cut.argmax(-1).item<int64_t>(), 3);
 
-  const auto restored = TextTokenizer::from_tensor(tokenizer.to_tensor(), "saved");
+  const auto restored = text::TextTokenizer::from_tensor(tokenizer.to_tensor(), "saved");
   EXPECT_TRUE(torch::equal(restored.encode({"a red circle", "stripes blue"}, 8), tokenizer.encode({"a red circle", "stripes blue"}, 8)));
 }
 
 TEST(TextTokenizer, VocabularyDependsOnlyOnTheCaptions) {
   const std::vector<std::string> captions = {"b a", "c d", "a c", "e"};
-  const auto once = TextTokenizer::build(captions, 6).to_tensor();
-  const auto again = TextTokenizer::build({"e", "a c", "c d", "b a"}, 6).to_tensor();
+  const auto once = text::TextTokenizer::build(captions, 6).to_tensor();
+  const auto again = text::TextTokenizer::build({"e", "a c", "c d", "b a"}, 6).to_tensor();
   EXPECT_TRUE(torch::equal(once, again));
   // a and c (2 each) fit; ties beyond them are not kept.
-  const auto tokenizer = TextTokenizer::from_tensor(once, "saved");
+  const auto tokenizer = text::TextTokenizer::from_tensor(once, "saved");
   EXPECT_EQ(tokenizer.decode(tokenizer.encode({"a b c d e"}, 8)[0]), "a <unk> c <unk> <unk>");
-  EXPECT_EQ(error_of([] { TextTokenizer::from_tensor(torch::zeros({3}, torch::kUInt8), "x.pt"); }, "x.pt"),
+  EXPECT_EQ(error_of([] { text::TextTokenizer::from_tensor(torch::zeros({3}, torch::kUInt8), "x.pt"); }, "x.pt"),
             "x.pt: the tokenizer vocabulary is malformed (expected <pad>, <unk>, distinct words, <start>, <end>)");
 }
 
-ClipModelConfig tiny_config() {
-  ClipModelConfig config;
+model::ClipModelConfig tiny_config() {
+  model::ClipModelConfig config;
   config.image_size = 32;
   config.patch = 8;
   config.width = 64;
@@ -75,7 +80,7 @@ ClipModelConfig tiny_config() {
 
 TEST(ClipModel, TextTowerIsCausal) {
   torch::manual_seed(3);
-  ClipModel model(tiny_config());
+  model::ClipModel model(tiny_config());
   torch::NoGradGuard no_grad;
   auto tokens = torch::tensor({{18, 5, 6, 7, 8, 9, 19, 0}}, torch::kInt64);
   const auto before = model.text_states(tokens);
@@ -91,7 +96,7 @@ TEST(ClipModel, TextTowerIsCausal) {
 
 TEST(ClipModel, HasOpenAINames) {
   torch::manual_seed(3);
-  ClipModel model(tiny_config());
+  model::ClipModel model(tiny_config());
   const auto state = nn::collect_weights(model);
   for (const char* name : {"visual.conv1.weight", "visual.class_embedding", "visual.positional_embedding", "visual.proj",
                            "visual.transformer.resblocks.1.attn.in_proj_weight", "visual.ln_post.bias",
@@ -102,21 +107,21 @@ TEST(ClipModel, HasOpenAINames) {
   for (const auto& name : state.names) EXPECT_FALSE(contains(name, "scal") && name != "logit_scale") << name;
   EXPECT_EQ(state.tensors.at("logit_scale").dim(), 0);
   EXPECT_NEAR(state.tensors.at("logit_scale").item<double>(), std::log(1 / 0.07), 1e-6);
-  const auto config = clip_config_of(state, "model");
+  const auto config = model::clip_config_of(state, "model");
   EXPECT_EQ(config.image_size, 32);
   EXPECT_EQ(config.text_layers, 2);
   EXPECT_EQ(config.vocabulary_size, 20);
 
   auto wrong = tiny_config();
   wrong.width = 96;
-  EXPECT_TRUE(contains(error_of([&] { ClipModel{wrong}; }), "image width 96 is not a positive multiple of 64"));
+  EXPECT_TRUE(contains(error_of([&] { model::ClipModel{wrong}; }), "image width 96 is not a positive multiple of 64"));
 }
 
 TEST(ContrastiveLoss, IsSymmetricCrossEntropy) {
   // Orthogonal unit embeddings, scale e^0 = 1: each row's logits are 1 at its match and 0 elsewhere.
   const auto features = torch::eye(3);
   const double expected = -std::log(std::exp(1.0) / (std::exp(1.0) + 2));
-  EXPECT_NEAR(contrastive_loss(features * 2, features, torch::zeros({})).item<double>(), expected, 1e-6);
+  EXPECT_NEAR(model::contrastive_loss(features * 2, features, torch::zeros({})).item<double>(), expected, 1e-6);
 }
 
 TEST(Retrieval, CountsHitsOverDistinctCaptions) {
@@ -239,7 +244,7 @@ TEST(TeacherTraining, LearnsColoursAndPatternsAndServesAsTeacher) {
   EXPECT_LT(late, records.front().loss - 0.5) << "first " << records.front().loss << ", last five " << late;
 
   const auto checkpoint = checkpoint_path(options.output, 40);
-  auto trained = load_clip(checkpoint);
+  auto trained = model::load_clip(checkpoint);
   const auto accuracy = evaluate_retrieval(*trained.model, trained.tokenizer, data.images);
   EXPECT_EQ(accuracy.captions, 8);
   // Chance: 1/8 at top-1.
@@ -247,7 +252,7 @@ TEST(TeacherTraining, LearnsColoursAndPatternsAndServesAsTeacher) {
   EXPECT_GE(accuracy.caption_to_image_top1, 0.5);
 
   // The image tower, as `tokenflow train --teacher` loads it: width 64 gives 1 head by OpenAI's rule.
-  auto teacher = load_teacher(checkpoint);
+  auto teacher = model::load_teacher(checkpoint);
   EXPECT_EQ(teacher->feature_width, 32);
   const auto images = torch::rand({2, 3, 32, 32}) * 2 - 1;
   const auto targets = teacher->targets(images);

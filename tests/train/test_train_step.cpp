@@ -4,7 +4,7 @@
 #include "parity_fixture.h"
 
 #include "io/checkpoint.h"
-#include "model/architecture.h"
+#include "model/tokenizer/architecture.h"
 #include "nn/weights.h"
 #include "train/trainer.h"
 
@@ -65,7 +65,7 @@ class TrainStep : public ::testing::Test {
     nn::load_weights(*net_, state, fixture("model.pt"));
 
     auto& modules = modules_;
-    modules.teacher = train::load_teacher(fixture("teacher_clip.pt"));
+    modules.teacher = model::load_teacher(fixture("teacher_clip.pt"));
     modules.lpips = train::load_lpips({fixture("lpips_vgg16.pt")});
     modules.discriminator =
         train::load_discriminator(io::load_state_dict(fixture("discriminator.pt")), fixture("discriminator.pt"));
@@ -97,6 +97,7 @@ class TrainStep : public ::testing::Test {
 };
 
 TEST_F(TrainStep, LossesGradientsAndOneAdamStepMatchTheOfficialCode) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto reference = expected();
   auto output = trainer_->generator_forward(input_, net_->config.scales);
   expect_close(output.pixels.detach(), parity_tensor("train_step", "recon"), 1e-3, "recon (train mode)");
@@ -143,6 +144,7 @@ TEST_F(TrainStep, LossesGradientsAndOneAdamStepMatchTheOfficialCode) {
 // A run without adversarial training (--disc-weight 0) never runs the discriminator: its weights
 // and BatchNorm statistics stay as they were, and the generator's adversarial term is zero.
 TEST_F(TrainStep, ZeroDiscriminatorWeightLeavesTheDiscriminatorUntouched) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   auto settings = settings_;
   settings.loss.disc_weight = 0;
   train::Trainer trainer(architecture_, net_, modules_, settings);
@@ -160,6 +162,7 @@ TEST_F(TrainStep, ZeroDiscriminatorWeightLeavesTheDiscriminatorUntouched) {
 // The optimizer's parameter order is the official one (the state dict's order), so that optimizer
 // states written by either side line up.
 TEST_F(TrainStep, ParametersAreInTheOfficialOrder) {
+  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto state = io::load_state_dict(fixture("model.pt"), "model");
   std::vector<std::string> official;
   const auto ours = net_->named_parameters();
