@@ -1,6 +1,7 @@
 #include "nn/attention.h"
 
 #include "nn/linear.h"
+#include "nn/products.h"
 
 #include <tokenflow/error.h>
 
@@ -45,9 +46,9 @@ torch::Tensor multi_head_attention(const torch::Tensor& q, const torch::Tensor& 
   }
   const auto head_dim = dim / heads;
   auto split = [&](const torch::Tensor& t) { return t.reshape({batch, -1, heads, head_dim}).transpose(1, 2); };
-  auto scores = torch::matmul(split(q) * std::pow(static_cast<double>(head_dim), -0.5), split(k).transpose(-2, -1));
+  auto scores = nn::matmul(split(q) * std::pow(static_cast<double>(head_dim), -0.5), split(k).transpose(-2, -1));
   if (mask.defined()) scores = scores + mask;
-  auto out = torch::matmul(torch::softmax(scores, -1), split(v));
+  auto out = nn::matmul(torch::softmax(scores, -1), split(v));
   return out.transpose(1, 2).reshape({batch, tokens, dim});
 }
 

@@ -1,5 +1,7 @@
 #include "nn/linear.h"
 
+#include "nn/products.h"
+
 namespace tokenflow::nn {
 
 namespace {
@@ -17,6 +19,10 @@ OneDnnGemmScope::~OneDnnGemmScope() { onednn_allowed = previous_; }
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   const auto in_features = x.size(-1), out_features = weight.size(0);
   const auto rows = x.numel() / in_features;
+  if (bf16_sums_rounded(x)) {
+    const auto float_bias = bias.defined() ? bias.to(torch::kFloat32) : bias;
+    return linear(x.to(torch::kFloat32), weight.to(torch::kFloat32), float_bias).to(torch::kBFloat16);
+  }
   if (!onednn_allowed || !x.is_cpu() || x.scalar_type() != torch::kFloat32 || rows < kOneDnnMinRows) {
     return torch::nn::functional::linear(x, weight, bias);
   }

@@ -1,6 +1,7 @@
 #include "nn/vqgan.h"
 
 #include "nn/kernels/group_norm_silu.h"
+#include "nn/products.h"
 
 #include <string>
 
@@ -77,10 +78,10 @@ torch::Tensor AttnBlock::forward(const torch::Tensor& x) {
   const auto b = x.size(0), c = x.size(1), height = x.size(2), width = x.size(3);
   auto queries = q(h).reshape({b, c, height * width}).permute({0, 2, 1});  // b, hw, c
   auto keys = k(h).reshape({b, c, height * width});                        // b, c, hw
-  auto weights = torch::bmm(queries, keys) * std::pow(static_cast<double>(c), -0.5);
+  auto weights = nn::bmm(queries, keys) * std::pow(static_cast<double>(c), -0.5);
   weights = torch::softmax(weights, 2);
   auto values = v(h).reshape({b, c, height * width});
-  auto out = torch::bmm(values, weights.permute({0, 2, 1})).reshape({b, c, height, width});
+  auto out = nn::bmm(values, weights.permute({0, 2, 1})).reshape({b, c, height, width});
   return x + proj_out(out);
 }
 

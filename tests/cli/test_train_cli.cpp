@@ -49,6 +49,7 @@ class TrainCli : public Cli {
  protected:
   void SetUp() override {
     Cli::SetUp();
+    TOKENFLOW_REQUIRE_PARITY_FIXTURES();
     write_images(path("images"), 16);
   }
 
@@ -77,7 +78,6 @@ class TrainCli : public Cli {
 };
 
 TEST_F(TrainCli, LossFallsAndCheckpointsHaveTheOfficialLayout) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto run = run_tokenflow(with(train_args("run", 12), {"--lr", "1e-3", "--disc-start", "100", "--ckpt-every", "6", "--ema"}));
   ASSERT_EQ(run.status, 0) << run.err;
   EXPECT_NE(run.err.find("step 12/12"), std::string::npos) << run.err;
@@ -264,7 +264,6 @@ TEST_F(TrainCli, BadDataAndFlagsFailWithOneLine) {
 }
 
 TEST_F(TrainCli, ReadmeTrainingExamplesRun) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const std::string script = readme_examples(TOKENFLOW_README, "<!-- training examples: run by tests/cli/test_train_cli.cpp -->");
   for (const char* command : {"train", "plot", "encode"})
     EXPECT_NE(script.find("build/tokenflow " + std::string(command)), std::string::npos) << command;

@@ -15,6 +15,7 @@ using testing::parity_tensor;
 class Parity : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    TOKENFLOW_REQUIRE_PARITY_FIXTURES();
     model_ = std::make_unique<Model>(Model::load(parity_path(GetParam(), "model.pt")));
     input_ = parity_tensor(GetParam(), "input");
   }
@@ -23,7 +24,6 @@ class Parity : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(Parity, DetectsTheOfficialConfiguration) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto expected = parity_config(GetParam());
   const auto& config = model_->config();
   EXPECT_EQ(config.image_size, expected["image_size"].get<int>());
@@ -35,13 +35,11 @@ TEST_P(Parity, DetectsTheOfficialConfiguration) {
 }
 
 TEST_P(Parity, ContinuousFeatures) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   expect_close(model_->semantic_features(input_), parity_tensor(GetParam(), "sem_features"), 1e-4, "sem_features");
   expect_close(model_->pixel_features(input_), parity_tensor(GetParam(), "pix_features"), 1e-4, "pix_features");
 }
 
 TEST_P(Parity, EncodeGivesTheOfficialIndices) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto result = model_->encode(input_);
   const auto expected = parity_tensor(GetParam(), "indices");
   ASSERT_EQ(result.indices.sizes(), expected.sizes());
@@ -51,21 +49,18 @@ TEST_P(Parity, EncodeGivesTheOfficialIndices) {
 }
 
 TEST_P(Parity, DecodeFeatures) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto quant = parity_tensor(GetParam(), "quant");
   expect_close(model_->decode_features(quant), parity_tensor(GetParam(), "recon"), 1e-3, "recon");
   expect_close(model_->semantic_reconstruction(quant), parity_tensor(GetParam(), "sem_recon"), 1e-3, "sem_recon");
 }
 
 TEST_P(Parity, DecodeIndices) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto indices = parity_tensor(GetParam(), "indices");
   expect_close(model_->decode_indices(indices), parity_tensor(GetParam(), "recon_from_codes"), 1e-3,
                "recon_from_codes");
 }
 
 TEST_P(Parity, UnderstandingFeaturesAreTheQuantisedMapFlattened) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto features = model_->understanding_features(input_);
   const auto quant = parity_tensor(GetParam(), "quant");
   expect_close(features, quant.flatten(2).transpose(1, 2), 1e-4, "understanding features");

@@ -72,6 +72,7 @@ io::StateDict without(const io::StateDict& state, const std::string& dropped) {
 class LpipsParity : public ::testing::Test {
  protected:
   void SetUp() override {
+    TOKENFLOW_REQUIRE_PARITY_FIXTURES();
     input_ = parity_tensor(kStep, "input");
     recon_ = parity_tensor(kStep, "recon");
   }
@@ -79,7 +80,6 @@ class LpipsParity : public ::testing::Test {
 };
 
 TEST_F(LpipsParity, OfficialStateDictGivesTheFixturePerceptualLoss) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto lpips = train::load_lpips({parity_path(kStep, "lpips_vgg16.pt")});
   torch::NoGradGuard no_grad;
   const auto distance = lpips->forward(input_, recon_);
@@ -89,7 +89,6 @@ TEST_F(LpipsParity, OfficialStateDictGivesTheFixturePerceptualLoss) {
 }
 
 TEST_F(LpipsParity, TorchvisionWeightsAndHeadsInTwoFilesGiveTheSameLoss) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto official_path = parity_path(kStep, "lpips_vgg16.pt");
   const auto layout = torchvision_layout(io::load_state_dict(official_path));
   ScratchDir scratch;
@@ -136,7 +135,6 @@ TEST(Lpips, LoadingErrorsNameTheFilesAndTheTensor) {
 }
 
 TEST_F(LpipsParity, FrozenWeightsButTheReconstructionGetsAGradient) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto lpips = train::load_lpips({parity_path(kStep, "lpips_vgg16.pt")});
   for (const auto& parameter : lpips->parameters()) EXPECT_FALSE(parameter.requires_grad());
   const auto recon = recon_.clone().requires_grad_(true);
@@ -152,7 +150,6 @@ TEST_F(LpipsParity, FrozenWeightsButTheReconstructionGetsAGradient) {
 // Eval mode (the state the official LPIPS().eval() starts in) is deterministic and is what the fixture
 // holds; train mode applies the official dropout before the heads.
 TEST_F(LpipsParity, DropoutOnlyInTrainMode) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   const auto lpips = train::load_lpips({parity_path(kStep, "lpips_vgg16.pt")});
   EXPECT_FALSE(lpips->is_training());
   torch::NoGradGuard no_grad;
@@ -167,6 +164,7 @@ TEST_F(LpipsParity, DropoutOnlyInTrainMode) {
 class DiscriminatorParity : public ::testing::Test {
  protected:
   void SetUp() override {
+    TOKENFLOW_REQUIRE_PARITY_FIXTURES();
     const auto path = parity_path(kStep, "discriminator.pt");
     discriminator_ = train::load_discriminator(io::load_state_dict(path), path);
     input_ = parity_tensor(kStep, "input");
@@ -179,7 +177,6 @@ class DiscriminatorParity : public ::testing::Test {
 // As the official step: D on the inputs and D on the reconstructions are separate calls in train mode,
 // each normalised with its own batch statistics.
 TEST_F(DiscriminatorParity, TrainModeLogitsAndLossesMatchTheOfficialStep) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   ASSERT_TRUE(discriminator_->is_training());
   torch::NoGradGuard no_grad;
   const auto logits_real = discriminator_->forward(input_);
@@ -198,7 +195,6 @@ TEST_F(DiscriminatorParity, TrainModeLogitsAndLossesMatchTheOfficialStep) {
 // PyTorch's BatchNorm in train mode: running mean and (unbiased) variance move by momentum 0.1 towards the
 // batch's, num_batches_tracked counts the call; eval mode leaves them alone.
 TEST_F(DiscriminatorParity, TrainModeUpdatesRunningStatisticsAsPyTorch) {
-  TOKENFLOW_REQUIRE_PARITY_FIXTURES();
   auto& main = discriminator_->main;
   auto* norm = main->ptr(3)->as<torch::nn::BatchNorm2d>();
   ASSERT_NE(norm, nullptr);
