@@ -1,4 +1,3 @@
-import torch
 from torch import nn
 
 # name -> config: what `from_pretrained(name)` builds, since no checkpoint can be downloaded here.
