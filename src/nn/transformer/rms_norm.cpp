@@ -1,0 +1,15 @@
+#include "nn/transformer/rms_norm.h"
+
+namespace tokenflow::nn {
+
+RMSNormImpl::RMSNormImpl(int64_t size, double eps) : eps(eps) {
+  weight = register_parameter("weight", torch::ones({size}));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  const auto x32 = x.to(torch::kFloat32);
+  const auto normalised = x32 * torch::rsqrt(x32.pow(2).mean(-1, true) + eps);
+  return weight * normalised.to(x.scalar_type());
+}
+
+}  // namespace tokenflow::nn

@@ -1,0 +1,99 @@
+// The TokenFlow-t2i decoder on ../shared/parity/t2i's teacher-forced pass: the official inputs
+// embeddings in, the mask, the hidden states of row 0 and the logits out, to the fixture's tolerances.
+#include "parity_fixture.h"
+
+#include "io/safetensors.h"
+#include "model/generator/attention_mask.h"
+#include "nn/transformer/tokenflow_llama.h"
+#include "nn/weights.h"
+
+namespace tokenflow::generator {
+namespace {
+
+using testing::parity_path;
+
+torch::Tensor expected(const std::string& name) { return io::load_npy(parity_path("t2i", "expected/" + name + ".npy")); }
+
+nlohmann::json json_file(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+// Largest absolute difference over the reference's largest absolute value, at the rows `where` keeps.
+double relative_difference(const torch::Tensor& actual, const torch::Tensor& reference, const torch::Tensor& where) {
+  const auto a = actual.index({where}).to(torch::kDouble), r = reference.index({where}).to(torch::kDouble);
+  return ((a - r).abs().max() / r.abs().max()).item<double>();
+}
+
+class GeneratorDecoder : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TOKENFLOW_REQUIRE_PARITY("t2i");
+    const auto folder = parity_path("t2i", "model/");
+    const auto config = json_file(folder + "config.json");
+    nn::LlamaConfig llama;
+    llama.hidden_size = config["hidden_size"];
+    llama.intermediate_size = config["intermediate_size"];
+    llama.layers = config["num_hidden_layers"];
+    llama.heads = config["num_attention_heads"];
+    llama.key_value_heads = config["num_key_value_heads"];
+    llama.vocabulary = config["vocab_size"];
+    llama.rms_norm_eps = config["rms_norm_eps"];
+    llama.rope_theta = config["rope_theta"];
+    const auto path = folder + "model.safetensors";
+    const auto state = io::read_safetensors(path);
+    decoder_ = nn::TokenFlowLlama(llama);
+    nn::load_weights(*decoder_, state, path, "model.");
+    lm_head_ = torch::nn::Linear(torch::nn::LinearOptions(llama.hidden_size, llama.vocabulary).bias(false));
+    nn::load_weights(*lm_head_, state, path, "lm_head.");
+    prompts_ = json_file(parity_path("t2i", "expected/prompts.json"));
+  }
+
+  nn::TokenFlowLlama decoder_{nullptr};
+  torch::nn::Linear lm_head_{nullptr};
+  nlohmann::json prompts_;
+};
+
+TEST_F(GeneratorDecoder, TeacherForcedPassMatchesTheOfficialCode) {
+  torch::NoGradGuard no_grad;
+  const auto embeddings = expected("teacher_inputs_embeds");
+  const auto key_not_pad = expected("teacher_key_not_pad");
+  const auto first = prompts_["teacher"]["first_position"].get<int64_t>();
+  const auto scales = prompts_["scales"].get<std::vector<int64_t>>();
+
+  const auto allowed = attention_allowed(key_not_pad, first, scales);
+  EXPECT_TRUE(torch::equal(allowed[0], expected("teacher_attention_allowed_row0"))) << "the mask of row 0";
+
+  const auto rows = embeddings.size(0), length = embeddings.size(1);
+  const auto positions = torch::arange(length).unsqueeze(0).expand({rows, length});
+  const auto output = decoder_(embeddings, additive_mask(allowed), positions);
+
+  const auto hidden = expected("teacher_hidden_row0");
+  const auto real = key_not_pad[0];
+  const std::vector<torch::Tensor> ours = {output.hidden[0][0], output.hidden[1][0], output.last[0]};
+  // The layers change the stream, so agreement means something.
+  EXPECT_GT(relative_difference(ours[1], hidden[0], real), 1e-2);
+  for (size_t i = 0; i < ours.size(); ++i) {
+    const double difference = relative_difference(ours[i], hidden[static_cast<int64_t>(i)], real);
+    std::printf("  hidden state %zu of row 0: relative %.2e (limit 1e-5)\n", i, difference);
+    EXPECT_LE(difference, 1e-5) << "hidden state " << i;
+  }
+
+  const auto tokens = prompts_["tokens_per_image"].get<int64_t>();
+  const auto logits = lm_head_(output.last.narrow(1, first, tokens));  // 2B x N x V
+  const auto kept = expected("teacher_positions");
+  const auto reference = expected("teacher_logits");
+  const auto all_rows = torch::ones({rows}, torch::kBool);
+  const double difference = relative_difference(logits.index_select(1, kept), reference, all_rows);
+  std::printf("  logits at %ld positions of %ld rows: relative %.2e (limit 1e-4)\n", static_cast<long>(kept.size(0)),
+              static_cast<long>(rows), difference);
+  EXPECT_LE(difference, 1e-4);
+
+  const auto [top2, index] = logits.topk(2, -1);
+  const auto decided = (top2.select(-1, 0) - top2.select(-1, 1)) > 1e-4;
+  const auto same = index.select(-1, 0).eq(expected("teacher_argmax")) | ~decided;
+  EXPECT_TRUE(same.all().item<bool>()) << (~same).sum().item<int64_t>() << " argmax positions differ";
+}
+
+}  // namespace
+}  // namespace tokenflow::generator
