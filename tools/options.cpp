@@ -16,6 +16,21 @@ const CLI::Validator kThreadCount(
     [](std::string& text) { return !text.empty() && text[0] == '-' ? std::string("must be 0 or more") : std::string(); },
     "N >= 0");
 
+// Accepts what the library's `parse` accepts, so the choices are named once, with the library's message.
+template <typename Choice>
+CLI::Validator accepted_by(Choice (*parse)(const std::string&)) {
+  return CLI::Validator(
+      [parse](std::string& text) {
+        try {
+          parse(text);
+          return std::string();
+        } catch (const Error& error) {
+          return std::string(error.what());
+        }
+      },
+      "");
+}
+
 }  // namespace
 
 const char* const kImageOutputHelp =
@@ -34,19 +49,19 @@ void add_model_options(CLI::App* command, ModelOptions& options) {
       ->add_option("--precision", options.precision,
                    "number formats: fp32 (exact), bf16 (fastest; flips fine-scale tokens), mixed (fp32 encoding, "
                    "bf16 decoding) or auto (the default: mixed where the hardware has bf16, else fp32)")
-      ->check(CLI::IsMember({"fp32", "bf16", "mixed", "auto"}))
+      ->check(accepted_by(parse_precision))
       ->group(kComputeGroup);
   command
       ->add_option("--code-search", options.code_search,
                    "codebook search: distances (the official formula), similarity (one product per entry; equal up "
                    "to rounding) or auto (distances in fp32, else similarity)")
-      ->check(CLI::IsMember({"distances", "similarity", "auto"}))
+      ->check(accepted_by(parse_code_search))
       ->group(kComputeGroup);
   command
       ->add_option("--pixel-convolution", options.pixel_convolution,
                    "the fp32 pixel encoder's convolutions: libtorch (the official layout), winograd (oneDNN, where "
                    "built with it) or auto (winograd in mixed, else libtorch)")
-      ->check(CLI::IsMember({"libtorch", "winograd", "auto"}))
+      ->check(accepted_by(parse_pixel_convolution))
       ->group(kComputeGroup);
   add_device_option(command, options.device);
 }
@@ -84,6 +99,13 @@ void add_input_images(CLI::App* command, std::vector<std::string>& inputs) {
 
 void add_no_progress_flag(CLI::App* command, bool& no_progress) {
   command->add_flag("--no-progress", no_progress, "no live progress line (log lines only)")->group(kOutputGroup);
+}
+
+void add_training_loop_options(CLI::App* command, int64_t& steps, int& workers, int64_t& log_every,
+                               const std::string& group) {
+  command->add_option("--steps", steps, "train until this step")->capture_default_str()->group(group);
+  command->add_option("--num-workers", workers, "image decoding threads (0: cores - 1)")->group(group);
+  command->add_option("--log-every", log_every, "log a line every N steps")->capture_default_str()->group(kOutputGroup);
 }
 
 std::string model_path(const ModelOptions& options) {

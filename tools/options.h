@@ -53,6 +53,9 @@ CLI::Option* add_output_option(CLI::App* command, std::string& output, const std
 void add_input_images(CLI::App* command, std::vector<std::string>& inputs);
 // --no-progress.
 void add_no_progress_flag(CLI::App* command, bool& no_progress);
+// --steps and --num-workers in `group`, and --log-every: what both training commands take alike.
+void add_training_loop_options(CLI::App* command, int64_t& steps, int& workers, int64_t& log_every,
+                               const std::string& group);
 // What -o means for a batch of images, for the help of the commands that write them.
 extern const char* const kImageOutputHelp;
 

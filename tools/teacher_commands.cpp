@@ -66,12 +66,11 @@ CLI::App* add_train_teacher(CLI::App& app, TeacherTrainOptions& o) {
   c->add_option("--val-list", r.val_list, "held-out images: zero-shot retrieval at every checkpoint")->group(data);
   add_output_option(c, r.output, "run folder: checkpoints/, log.jsonl, config.json")->required();
   c->add_option("--resume", r.resume, "continue this checkpoint exactly (its sizes and vocabulary win)")->group(data);
-  c->add_option("--steps", r.steps, "train until this step")->capture_default_str()->group(data);
+  add_training_loop_options(c, r.steps, r.workers, r.log_every, data);
   c->add_option("--global-batch-size", r.global_batch_size, "image-caption pairs per step")->capture_default_str()->group(data);
   c->add_option("--global-seed", r.seed, "seed of the weights, data order, crops and caption choice")
       ->capture_default_str()
       ->group(data);
-  c->add_option("--num-workers", r.workers, "image decoding threads (0: cores - 1)")->group(data);
   c->add_option("--image-size", m.image_size, "training resolution")->capture_default_str()->group(model);
   c->add_option("--patch", m.patch, "ViT patch size")->capture_default_str()->group(model);
   c->add_option("--width", m.width, "image tower width (a multiple of 64: width/64 heads)")->capture_default_str()->group(model);
@@ -89,7 +88,6 @@ CLI::App* add_train_teacher(CLI::App& app, TeacherTrainOptions& o) {
   c->add_option("--ckpt-every", r.checkpoint_every, "write a checkpoint (and evaluate) every N steps")
       ->capture_default_str()
       ->group(kOutputGroup);
-  c->add_option("--log-every", r.log_every, "log a line every N steps")->capture_default_str()->group(kOutputGroup);
   add_no_progress_flag(c, o.no_progress);
   add_threads_option(c, o.threads);
   return c;

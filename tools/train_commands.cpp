@@ -46,15 +46,13 @@ void add_data_options(CLI::App* c, TrainOptions& o) {
   add_output_option(c, r.output, "run folder: checkpoints/, log.jsonl, config.json")->required();
   c->add_option("--init,--vq-ckpt", r.init, "start from this tokenizer checkpoint instead of a new one")->group(group);
   c->add_option("--resume", r.resume, "continue this training checkpoint exactly")->group(group);
-  c->add_option("--steps", r.steps, "train until this step")->capture_default_str()->group(group);
+  add_training_loop_options(c, r.steps, r.workers, r.log_every, group);
   c->add_option("--global-batch-size", r.global_batch_size, "images per step over all processes")
       ->capture_default_str()
       ->group(group);
   c->add_option("--global-seed", r.settings.seed, "seed of the data order, crops and scale drops")
       ->capture_default_str()
       ->group(group);
-  c->add_option("--num-workers", r.workers, "image decoding threads (0: cores - 1)")->group(group);
-  c->add_option("--log-every", r.log_every, "log a line every N steps")->capture_default_str()->group(kOutputGroup);
   c->add_option("--ckpt-every", r.checkpoint_every, "write a checkpoint every N steps")
       ->capture_default_str()
       ->group(kOutputGroup);

@@ -1,20 +1,8 @@
 #include "nn/products.h"
 
+#include "runtime/cpu_features.h"
+
 namespace tokenflow::nn {
-
-namespace {
-
-bool cpu_has_avx512_core() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const bool has = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                          __builtin_cpu_supports("avx512dq");
-  return has;
-#else
-  return false;
-#endif
-}
-
-}  // namespace
 
 bool bf16_sums_rounded(const torch::Tensor& x) {
   return x.scalar_type() == torch::kBFloat16 && x.is_cpu() && !cpu_has_avx512_core();

@@ -1,4 +1,6 @@
 // What this machine computes natively, and the allocator setting that lets large tensors run at speed.
+#include "runtime/cpu_features.h"
+
 #include <tokenflow/runtime.h>
 
 #include <torch/torch.h>
@@ -32,6 +34,25 @@ bool cpu_has_bf16() {
 }
 
 }  // namespace
+
+bool cpu_has_avx512f() {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+#else
+  return false;
+#endif
+}
+
+bool cpu_has_avx512_core() {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  static const bool has = cpu_has_avx512f() && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  return has;
+#else
+  return false;
+#endif
+}
 
 void reuse_freed_memory() {
 #if defined(__GLIBC__)

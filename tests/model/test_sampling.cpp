@@ -40,6 +40,7 @@ void expect_official_codes(const std::string& run, bool per_loop_logits) {
   const auto codes = expected(run + "_codes");
   const auto image_token_start = info["image_token_start"].get<int64_t>();
   const auto scales = info["scales"].get<std::vector<int64_t>>();
+  int checked = 0;
   std::vector<int64_t> offsets{0};
   for (auto s : scales) offsets.push_back(offsets.back() + s * s);
   for (size_t i = 0; i < calls.size(); ++i) {
@@ -55,7 +56,9 @@ void expect_official_codes(const std::string& run, bool per_loop_logits) {
     const auto want = codes.slice(1, offsets[scale], offsets[scale + 1]);
     EXPECT_TRUE(torch::equal(sampled - image_token_start, want)) << name;
     std::printf("  %s scale %d: %ld codes identical\n", run.c_str(), scale, static_cast<long>(want.numel()));
+    ++checked;
   }
+  EXPECT_EQ(checked, 3) << run << ": the fixture holds the logits of scales 0-2";
 }
 
 TEST(Sampling, StrategyOneGivesTheOfficialCodes) {

@@ -7,55 +7,52 @@
 
 namespace tokenflow {
 
-Precision parse_precision(const std::string& name) {
-  if (name == "fp32") return Precision::Fp32;
-  if (name == "bf16") return Precision::Bf16;
-  if (name == "mixed") return Precision::Mixed;
-  if (name == "auto") return Precision::Auto;
-  throw Error("unknown precision '" + name + "' (fp32, bf16, mixed or auto)");
+namespace {
+
+template <typename Choice>
+struct ChoiceName {
+  Choice choice;
+  const char* name;
+};
+
+constexpr ChoiceName<Precision> kPrecisions[] = {
+    {Precision::Fp32, "fp32"}, {Precision::Bf16, "bf16"}, {Precision::Mixed, "mixed"}, {Precision::Auto, "auto"}};
+constexpr ChoiceName<CodeSearch> kCodeSearches[] = {
+    {CodeSearch::Distances, "distances"}, {CodeSearch::Similarity, "similarity"}, {CodeSearch::Auto, "auto"}};
+constexpr ChoiceName<PixelConvolution> kPixelConvolutions[] = {{PixelConvolution::LibTorch, "libtorch"},
+                                                               {PixelConvolution::Winograd, "winograd"},
+                                                               {PixelConvolution::Auto, "auto"}};
+
+template <typename Choice, size_t N>
+Choice parse_choice(const ChoiceName<Choice> (&names)[N], const std::string& name, const std::string& what) {
+  std::string listed;
+  for (size_t i = 0; i < N; ++i) {
+    if (name == names[i].name) return names[i].choice;
+    listed += std::string(i == 0 ? "" : i + 1 == N ? " or " : ", ") + names[i].name;
+  }
+  throw Error("unknown " + what + " '" + name + "' (" + listed + ")");
 }
 
-std::string precision_name(Precision precision) {
-  switch (precision) {
-    case Precision::Fp32: return "fp32";
-    case Precision::Bf16: return "bf16";
-    case Precision::Mixed: return "mixed";
-    case Precision::Auto: break;
+template <typename Choice, size_t N>
+std::string choice_name(const ChoiceName<Choice> (&names)[N], Choice choice) {
+  for (const auto& entry : names) {
+    if (entry.choice == choice) return entry.name;
   }
   return "auto";
 }
 
-CodeSearch parse_code_search(const std::string& name) {
-  if (name == "distances") return CodeSearch::Distances;
-  if (name == "similarity") return CodeSearch::Similarity;
-  if (name == "auto") return CodeSearch::Auto;
-  throw Error("unknown code search '" + name + "' (distances, similarity or auto)");
-}
+}  // namespace
 
-std::string code_search_name(CodeSearch search) {
-  switch (search) {
-    case CodeSearch::Distances: return "distances";
-    case CodeSearch::Similarity: return "similarity";
-    case CodeSearch::Auto: break;
-  }
-  return "auto";
-}
+Precision parse_precision(const std::string& name) { return parse_choice(kPrecisions, name, "precision"); }
+std::string precision_name(Precision precision) { return choice_name(kPrecisions, precision); }
+
+CodeSearch parse_code_search(const std::string& name) { return parse_choice(kCodeSearches, name, "code search"); }
+std::string code_search_name(CodeSearch search) { return choice_name(kCodeSearches, search); }
 
 PixelConvolution parse_pixel_convolution(const std::string& name) {
-  if (name == "libtorch") return PixelConvolution::LibTorch;
-  if (name == "winograd") return PixelConvolution::Winograd;
-  if (name == "auto") return PixelConvolution::Auto;
-  throw Error("unknown pixel convolution '" + name + "' (libtorch, winograd or auto)");
+  return parse_choice(kPixelConvolutions, name, "pixel convolution");
 }
-
-std::string pixel_convolution_name(PixelConvolution convolution) {
-  switch (convolution) {
-    case PixelConvolution::LibTorch: return "libtorch";
-    case PixelConvolution::Winograd: return "winograd";
-    case PixelConvolution::Auto: break;
-  }
-  return "auto";
-}
+std::string pixel_convolution_name(PixelConvolution convolution) { return choice_name(kPixelConvolutions, convolution); }
 
 namespace model {
 

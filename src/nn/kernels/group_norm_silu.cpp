@@ -1,6 +1,7 @@
 #include "nn/kernels/group_norm_silu.h"
 
 #include "nn/shared_group_norm.h"
+#include "runtime/cpu_features.h"
 
 #include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
@@ -194,11 +195,6 @@ TOKENFLOW_AVX512 void normalize_f32_avx512(const float* x, float* y, int64_t row
     normalize<float, kSilu>(in + vector_channels, out + vector_channels, 1, channels - vector_channels,
                             scale + vector_channels, shift + vector_channels);
   }
-}
-
-bool cpu_has_avx512f() {
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
 }
 
 void normalize_rows(const c10::BFloat16* x, c10::BFloat16* y, int64_t rows, int64_t channels, const float* scale,
