@@ -152,6 +152,9 @@ class Model {
   torch::Tensor pixel_features(const torch::Tensor& images) const;     // B x 8 x h x w
 
   EncodeResult encode(const torch::Tensor& images) const;
+  // The codebook as the official get_codebook_entry looks entries up: K x (semantic+pixel), each half
+  // L2-normalised. Float32, on the model's device.
+  torch::Tensor codebook() const;
   // Indices (B x L, L = tokens_per_image or a prefix of whole scales) -> quantised features.
   torch::Tensor indices_to_features(const torch::Tensor& indices) const;
   // Quantised features B x 40 x h x w -> images B x 3 x H x W in about [-1, 1].

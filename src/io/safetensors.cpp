@@ -6,8 +6,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <limits>
+#include <map>
+#include <memory>
 
 namespace tokenflow::io {
 
@@ -126,21 +136,53 @@ const std::string& dtype_name(torch::ScalarType dtype, const std::string& path, 
   throw Error(path + ": tensor " + tensor_name + " has dtype " + c10::toString(dtype) + ", which safetensors cannot store");
 }
 
+// A file mapped read-only into memory, copy-on-write: tensors of a loaded checkpoint are views of it
+// (the page cache, not a copy), and whoever writes one changes only their own pages.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path) {
+    const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (descriptor < 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+    struct stat status {};
+    if (::fstat(descriptor, &status) != 0 || !S_ISREG(status.st_mode)) {
+      ::close(descriptor);
+      throw Error(path + ": not a regular file");
+    }
+    size_ = static_cast<uint64_t>(status.st_size);
+    if (size_ > 0) {
+      data_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, descriptor, 0);
+    }
+    ::close(descriptor);
+    if (data_ == MAP_FAILED) throw Error(path + ": cannot map (" + std::strerror(errno) + ")");
+  }
+  ~MappedFile() {
+    if (data_ && data_ != MAP_FAILED) ::munmap(data_, size_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  uint64_t size() const { return size_; }
+  uint8_t* bytes() const { return static_cast<uint8_t*>(data_); }
+
+ private:
+  void* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
 }  // namespace
 
 StateDict read_safetensors(const std::string& path) {
-  std::ifstream file = open_for_reading(path);
-  const uint64_t size = file_size(file);
+  auto file = std::make_shared<MappedFile>(path);
+  const uint64_t size = file->size();
   if (size < 8) throw Error(path + ": truncated safetensors file (" + std::to_string(size) + " bytes)");
   uint64_t header_size = 0;
-  read_exactly(file, &header_size, sizeof(header_size), path, "header size");
+  std::memcpy(&header_size, file->bytes(), sizeof(header_size));
   if (header_size > size - 8) {
     throw Error(path + ": truncated safetensors file (the header alone should have " + std::to_string(header_size) +
                 " bytes, the file has " + std::to_string(size) + ")");
   }
   if (header_size > kMaxHeaderSize) throw Error(path + ": safetensors header of " + std::to_string(header_size) + " bytes is too large");
-  std::string header_text(header_size, '\0');
-  read_exactly(file, header_text.data(), header_size, path, "header");
+  const std::string header_text(reinterpret_cast<const char*>(file->bytes()) + 8, header_size);
   const Json header = Json::parse(header_text, nullptr, /*allow_exceptions=*/false);
   if (header.is_discarded() || !header.is_object()) throw Error(path + ": safetensors header is not a JSON object");
 
@@ -158,12 +200,52 @@ StateDict read_safetensors(const std::string& path) {
   check_no_overlap(entries, path);
 
   for (const TensorEntry& entry : entries) {
+    uint8_t* data = file->bytes() + data_start + entry.begin;
+    const auto element = static_cast<uintptr_t>(c10::elementSize(entry.dtype));
+    const bool aligned = reinterpret_cast<uintptr_t>(data) % element == 0;
     // Bools are read as bytes and compared with zero, so that no byte other than 0/1 becomes a bool.
     const bool is_bool = entry.dtype == torch::kBool;
-    torch::Tensor tensor = torch::empty(entry.shape, torch::TensorOptions().dtype(is_bool ? torch::kUInt8 : entry.dtype));
-    file.seekg(static_cast<std::streamoff>(data_start + entry.begin));
-    read_exactly(file, tensor.data_ptr(), entry.end - entry.begin, path, "tensor " + entry.name);
+    const auto dtype = is_bool ? torch::kUInt8 : entry.dtype;
+    torch::Tensor tensor;
+    if (aligned && !is_bool) {
+      tensor = torch::from_blob(data, entry.shape, [file](void*) {}, torch::TensorOptions().dtype(dtype));
+    } else {
+      tensor = torch::empty(entry.shape, torch::TensorOptions().dtype(dtype));
+      std::memcpy(tensor.data_ptr(), data, entry.end - entry.begin);
+    }
     state.insert(entry.name, is_bool ? tensor.ne(0) : tensor);
+  }
+  return state;
+}
+
+StateDict read_safetensors_folder(const std::string& folder) {
+  const std::string index_path = folder + "/model.safetensors.index.json";
+  const std::string single_path = folder + "/model.safetensors";
+  if (!std::ifstream(index_path)) {
+    if (!std::ifstream(single_path)) throw Error(folder + ": no model.safetensors or model.safetensors.index.json");
+    return read_safetensors(single_path);
+  }
+  const Json index = Json::parse(read_text_file(index_path), nullptr, /*allow_exceptions=*/false);
+  if (index.is_discarded() || !index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
+    throw Error(index_path + ": not a safetensors index (no weight_map object)");
+  }
+  std::map<std::string, std::vector<std::string>> names_by_shard;
+  for (const auto& [name, shard] : index["weight_map"].items()) {
+    if (!shard.is_string()) throw Error(index_path + ": the shard of " + name + " is not a file name");
+    const auto file = shard.get<std::string>();
+    if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..") {
+      throw Error(index_path + ": shard name " + file + " is not a file in the folder");
+    }
+    names_by_shard[file].push_back(name);
+  }
+  StateDict state;
+  for (const auto& [file, names] : names_by_shard) {
+    const std::string shard_path = folder + "/" + file;
+    StateDict shard = read_safetensors(shard_path);
+    for (const auto& name : names) {
+      if (!shard.contains(name)) throw Error(shard_path + ": missing tensor " + name + " (listed in model.safetensors.index.json)");
+      state.insert(name, shard.tensors.at(name));
+    }
   }
   return state;
 }

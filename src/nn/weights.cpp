@@ -44,4 +44,33 @@ io::StateDict collect_weights(const torch::nn::Module& module, const std::string
   return state;
 }
 
+TensorTable::TensorTable(const io::StateDict& state, std::string source, torch::TensorOptions options, std::string prefix)
+    : state_(&state), source_(std::move(source)), options_(options), prefix_(std::move(prefix)) {}
+
+const torch::Tensor& TensorTable::find(const std::string& name) const {
+  const auto found = state_->tensors.find(prefix_ + name);
+  if (found == state_->tensors.end()) throw Error(source_ + ": missing tensor " + prefix_ + name);
+  return found->second;
+}
+
+torch::Tensor TensorTable::take_rows(const std::string& name, int64_t columns) const {
+  const auto& stored = find(name);
+  const auto rows = stored.dim() == 2 && stored.size(0) > 0 ? stored.size(0) : 1;
+  return take(name, {rows, columns});
+}
+
+torch::Tensor TensorTable::take(const std::string& name, torch::IntArrayRef shape) const {
+  const torch::Tensor& stored = find(name);
+  if (stored.sizes() != shape) {
+    throw Error(source_ + ": tensor " + prefix_ + name + " has shape " + io::shape_string(stored.sizes()) + " where " +
+                io::shape_string(shape) + " was expected");
+  }
+  if (!stored.is_floating_point()) throw Error(source_ + ": tensor " + prefix_ + name + " is not floating-point");
+  return stored.to(options_);
+}
+
+TensorTable TensorTable::under(const std::string& prefix) const { return TensorTable(*state_, source_, options_, prefix_ + prefix); }
+
+bool TensorTable::contains(const std::string& name) const { return state_->contains(prefix_ + name); }
+
 }  // namespace tokenflow::nn

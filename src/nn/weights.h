@@ -18,4 +18,31 @@ void load_weights(torch::nn::Module& module, const io::StateDict& state, const s
 // The module's parameters and buffers as a StateDict, with `prefix` prepended to every name.
 io::StateDict collect_weights(const torch::nn::Module& module, const std::string& prefix = "");
 
+// Hands a module the tensors under its prefix, for modules built from a checkpoint's tensors rather
+// than initialised and then overwritten: a large model then exists once, in the file's memory when
+// the dtype already matches (no copy), else converted once.
+class TensorTable {
+ public:
+  // options: the dtype and device the tensors are handed out in.
+  TensorTable(const io::StateDict& state, std::string source, torch::TensorOptions options, std::string prefix = "");
+
+  // The tensor `prefix` + `name`, checked against `shape`, in the table's dtype and device. Throws
+  // tokenflow::Error naming the source for a missing tensor or another shape.
+  torch::Tensor take(const std::string& name, torch::IntArrayRef shape) const;
+  // A 2-D tensor of `columns` columns whose row count the checkpoint decides (at least one).
+  torch::Tensor take_rows(const std::string& name, int64_t columns) const;
+  // The same table one level down: under("layers.0.") hands out "<prefix>layers.0.<name>".
+  TensorTable under(const std::string& prefix) const;
+  bool contains(const std::string& name) const;
+  const torch::TensorOptions& options() const { return options_; }
+
+ private:
+  const torch::Tensor& find(const std::string& name) const;
+
+  const io::StateDict* state_;
+  std::string source_;
+  torch::TensorOptions options_;
+  std::string prefix_;
+};
+
 }  // namespace tokenflow::nn

@@ -4,6 +4,7 @@
 
 #include "io/safetensors.h"
 #include "model/generator/attention_mask.h"
+#include "model/generator/text_to_image_config.h"
 #include "nn/transformer/tokenflow_llama.h"
 #include "nn/weights.h"
 
@@ -30,27 +31,17 @@ class GeneratorDecoder : public ::testing::Test {
   void SetUp() override {
     TOKENFLOW_REQUIRE_PARITY("t2i");
     const auto folder = parity_path("t2i", "model/");
-    const auto config = json_file(folder + "config.json");
-    nn::LlamaConfig llama;
-    llama.hidden_size = config["hidden_size"];
-    llama.intermediate_size = config["intermediate_size"];
-    llama.layers = config["num_hidden_layers"];
-    llama.heads = config["num_attention_heads"];
-    llama.key_value_heads = config["num_key_value_heads"];
-    llama.vocabulary = config["vocab_size"];
-    llama.rms_norm_eps = config["rms_norm_eps"];
-    llama.rope_theta = config["rope_theta"];
+    const auto llama = TextToImageConfig::read(folder + "config.json").llama;
     const auto path = folder + "model.safetensors";
     const auto state = io::read_safetensors(path);
-    decoder_ = nn::TokenFlowLlama(llama);
-    nn::load_weights(*decoder_, state, path, "model.");
-    lm_head_ = torch::nn::Linear(torch::nn::LinearOptions(llama.hidden_size, llama.vocabulary).bias(false));
-    nn::load_weights(*lm_head_, state, path, "lm_head.");
+    const nn::TensorTable weights(state, path, torch::kFloat32);
+    decoder_ = std::make_unique<nn::TokenFlowLlama>(llama, weights.under("model."));
+    lm_head_ = weights.take("lm_head.weight", {llama.vocabulary, llama.hidden_size});
     prompts_ = json_file(parity_path("t2i", "expected/prompts.json"));
   }
 
-  nn::TokenFlowLlama decoder_{nullptr};
-  torch::nn::Linear lm_head_{nullptr};
+  std::unique_ptr<nn::TokenFlowLlama> decoder_;
+  torch::Tensor lm_head_;
   nlohmann::json prompts_;
 };
 
@@ -66,7 +57,7 @@ TEST_F(GeneratorDecoder, TeacherForcedPassMatchesTheOfficialCode) {
 
   const auto rows = embeddings.size(0), length = embeddings.size(1);
   const auto positions = torch::arange(length).unsqueeze(0).expand({rows, length});
-  const auto output = decoder_(embeddings, additive_mask(allowed), positions);
+  const auto output = decoder_->forward(embeddings, additive_mask(allowed), positions);
 
   const auto hidden = expected("teacher_hidden_row0");
   const auto real = key_not_pad[0];
@@ -80,7 +71,7 @@ TEST_F(GeneratorDecoder, TeacherForcedPassMatchesTheOfficialCode) {
   }
 
   const auto tokens = prompts_["tokens_per_image"].get<int64_t>();
-  const auto logits = lm_head_(output.last.narrow(1, first, tokens));  // 2B x N x V
+  const auto logits = torch::matmul(output.last.narrow(1, first, tokens), lm_head_.t());  // 2B x N x V
   const auto kept = expected("teacher_positions");
   const auto reference = expected("teacher_logits");
   const auto all_rows = torch::ones({rows}, torch::kBool);

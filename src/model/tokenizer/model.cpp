@@ -138,6 +138,11 @@ EncodeResult Model::encode(const torch::Tensor& images) const {
   return {impl_->result(encoded.indices), impl_->result(encoded.features)};
 }
 
+torch::Tensor Model::codebook() const {
+  torch::NoGradGuard no_grad;
+  return impl_->net->quantize->normalized_codebook();
+}
+
 torch::Tensor Model::indices_to_features(const torch::Tensor& indices) const {
   Impl::CallScope scope(*impl_);
   return impl_->result(impl_->net->indices_to_features(impl_->prepare_indices(indices)));

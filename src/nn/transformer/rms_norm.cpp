@@ -2,11 +2,7 @@
 
 namespace tokenflow::nn {
 
-RMSNormImpl::RMSNormImpl(int64_t size, double eps) : eps(eps) {
-  weight = register_parameter("weight", torch::ones({size}));
-}
-
-torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+torch::Tensor RMSNorm::operator()(const torch::Tensor& x) const {
   const auto x32 = x.to(torch::kFloat32);
   const auto normalised = x32 * torch::rsqrt(x32.pow(2).mean(-1, true) + eps);
   return weight * normalised.to(x.scalar_type());

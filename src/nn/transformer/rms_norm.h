@@ -4,14 +4,15 @@
 
 namespace tokenflow::nn {
 
-class RMSNormImpl : public torch::nn::Module {
+class RMSNorm {
  public:
-  RMSNormImpl(int64_t size, double eps);
-  torch::Tensor forward(const torch::Tensor& x);
+  RMSNorm() = default;
+  // weight: the checkpoint's (size).
+  RMSNorm(torch::Tensor weight, double eps) : weight(std::move(weight)), eps(eps) {}
+  torch::Tensor operator()(const torch::Tensor& x) const;
 
   torch::Tensor weight;
-  double eps;
+  double eps = 1e-6;
 };
-TORCH_MODULE(RMSNorm);
 
 }  // namespace tokenflow::nn
