@@ -13,6 +13,7 @@
 #include <tokenflow/tokenflow.h>
 
 #include "flops.h"
+#include "measure.h"
 #include "io/image.h"
 #include "model/tokenizer/load_options.h"
 #include "model/tokenizer/presets.h"
@@ -50,19 +51,6 @@ struct Settings {
   std::vector<int> tiles = {4, 8};
 };
 
-// Median wall seconds of `repeats` runs after one warm-up run.
-double time_median(int repeats, const std::function<void()>& run) {
-  run();
-  std::vector<double> seconds;
-  for (int i = 0; i < repeats; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(seconds.begin(), seconds.end());
-  return seconds[seconds.size() / 2];
-}
-
 // A photograph at the architecture's input size: image 0 of the parity fixture of the same
 // variant, or smooth noise when the fixtures are not beside the checkout.
 torch::Tensor test_image(const Settings& settings, const std::string& arch, int size) {
@@ -74,8 +62,6 @@ torch::Tensor test_image(const Settings& settings, const std::string& arch, int 
   torch::manual_seed(1);
   return torch::upsample_bicubic2d(torch::rand({1, 3, 8, 8}) * 2 - 1, {size, size}, false).clamp(-1, 1);
 }
-
-using Figures = std::map<std::string, double>;
 
 Figures run_official(const model::Architecture& arch, const torch::Tensor& image, int repeats,
                      const std::string& outputs) {
@@ -187,40 +173,6 @@ Figures run_conv_peak(int repeats) {
     const double seconds = time_median(repeats * 3, [&] { torch::conv2d(x, w, {}, 1, 1); });
     f[dtype == torch::kFloat32 ? "fp32" : "bf16"] = flops / seconds / 1e9;
   }
-  return f;
-}
-
-// Runs `job` in a child process; returns its figures plus its peak RSS in MiB.
-Figures in_child(const std::function<Figures()>& job) {
-  int pipe_fds[2];
-  if (pipe(pipe_fds) != 0) throw Error("pipe failed");
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(pipe_fds[0]);
-    std::ostringstream out;
-    try {
-      for (const auto& [key, value] : job()) out << key << ' ' << value << '\n';
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "tokenflow_bench: %s\n", e.what());
-      _exit(1);
-    }
-    const std::string text = out.str();
-    if (write(pipe_fds[1], text.data(), text.size()) < 0) _exit(1);
-    _exit(0);
-  }
-  close(pipe_fds[1]);
-  std::string text;
-  char buffer[4096];
-  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, n);
-  close(pipe_fds[0]);
-  int status = 0;
-  rusage usage{};
-  wait4(pid, &status, 0, &usage);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw Error("a benchmark child process failed");
-  Figures f;
-  std::istringstream in(text);
-  for (std::string key; in >> key;) in >> f[key];
-  f["peak_rss_mib"] = usage.ru_maxrss / 1024.0;
   return f;
 }
 

@@ -13,5 +13,6 @@ std::vector<Command> add_train_commands(CLI::App& app);       // train
 std::vector<Command> add_teacher_commands(CLI::App& app);     // train-teacher, eval-teacher
 std::vector<Command> add_evaluate_command(CLI::App& app);     // evaluate
 std::vector<Command> add_plot_command(CLI::App& app);         // plot
+std::vector<Command> add_generate_command(CLI::App& app);     // generate
 
 }  // namespace tokenflow::cli

@@ -37,8 +37,9 @@ class OutputFiles {
 
   void write_text(const std::string& path, const std::string& text);
   void write_npy(const std::string& path, const torch::Tensor& tensor);
-  // images: B x 3 x H x W in [-1, 1]. A .npy gets the whole batch as float32; an image file
-  // (.png, .jpg, .jpeg) gets one file per image, named by batch_output_path(pattern, i, B).
+  // images: B x 3 x H x W in [-1, 1], or B x H x W x 3 uint8 pixels. A .npy gets the whole batch (as
+  // float32, or the pixels); an image file (.png, .jpg, .jpeg) gets one file per image, named by
+  // batch_output_path(pattern, i, B).
   void write_images(const std::string& pattern, const torch::Tensor& images);
   // A file written by other means, to be removed with the rest.
   void add(const std::string& path);

@@ -31,8 +31,8 @@ struct InputImages {
 };
 InputImages read_input_images(const std::vector<std::string>& paths, int size);
 
-// A 3 x H x W tensor in [-1, 1] (clamped, then round((x + 1) * 127.5)) encoded as PNG, or as JPEG of
-// quality 95. Throws tokenflow::Error for another shape.
+// A 3 x H x W tensor in [-1, 1] (clamped, then round((x + 1) * 127.5)), or H x W x 3 uint8 pixels as
+// they are, encoded as PNG, or as JPEG of quality 95. Throws tokenflow::Error for another shape.
 std::string encode_image(const torch::Tensor& image, ImageFormat format);
 // encode_image written to `path`: JPEG for .jpg/.jpeg, PNG for .png (another extension throws), to
 // `path`.tmp first, then renamed.

@@ -148,9 +148,34 @@ ImageBatch load_images(const std::vector<std::string>& paths, int size) {
   return batch;
 }
 
+namespace {
+
+// H x W x 3 uint8 pixels encoded as they are.
+std::string encode_pixels(const torch::Tensor& pixels, ImageFormat format) {
+  const auto height = static_cast<int>(pixels.size(0));
+  const auto width = static_cast<int>(pixels.size(1));
+  EncodedImage encoded;
+  const int written = format == ImageFormat::Png
+                          ? stbi_write_png_to_func(&EncodedImage::append, &encoded, width, height, 3, pixels.data_ptr(),
+                                                   width * 3)
+                          : stbi_write_jpg_to_func(&EncodedImage::append, &encoded, width, height, 3, pixels.data_ptr(),
+                                                   kJpegQuality);
+  if (!written || encoded.out_of_memory) throw Error("cannot encode image");
+  return std::string(encoded.bytes.begin(), encoded.bytes.end());
+}
+
+bool fits(int64_t height, int64_t width) { return height >= 1 && width >= 1 && height <= INT_MAX / 3 && width <= INT_MAX / 3; }
+
+}  // namespace
+
 std::string encode_image(const torch::Tensor& image, ImageFormat format) {
-  if (image.dim() != 3 || image.size(0) != 3 || image.size(1) < 1 || image.size(2) < 1 || image.size(1) > INT_MAX / 3 ||
-      image.size(2) > INT_MAX / 3) {
+  if (image.scalar_type() == torch::kUInt8) {
+    if (image.dim() != 3 || image.size(2) != 3 || !fits(image.size(0), image.size(1))) {
+      throw Error("expected H x W x 3 uint8 pixels, got sizes " + c10::str(image.sizes()));
+    }
+    return encode_pixels(image.to(torch::kCPU).contiguous(), format);
+  }
+  if (image.dim() != 3 || image.size(0) != 3 || !fits(image.size(1), image.size(2))) {
     throw Error("expected a 3 x H x W image tensor, got sizes " + c10::str(image.sizes()));
   }
   const torch::Tensor pixels = image.detach()
@@ -163,16 +188,7 @@ std::string encode_image(const torch::Tensor& image, ImageFormat format) {
                                    .to(torch::kUInt8)
                                    .permute({1, 2, 0})
                                    .contiguous();
-  const auto height = static_cast<int>(pixels.size(0));
-  const auto width = static_cast<int>(pixels.size(1));
-  EncodedImage encoded;
-  const int written = format == ImageFormat::Png
-                          ? stbi_write_png_to_func(&EncodedImage::append, &encoded, width, height, 3, pixels.data_ptr(),
-                                                   width * 3)
-                          : stbi_write_jpg_to_func(&EncodedImage::append, &encoded, width, height, 3, pixels.data_ptr(),
-                                                   kJpegQuality);
-  if (!written || encoded.out_of_memory) throw Error("cannot encode image");
-  return std::string(encoded.bytes.begin(), encoded.bytes.end());
+  return encode_pixels(pixels, format);
 }
 
 void save_image(const std::string& path, const torch::Tensor& image) {

@@ -112,7 +112,7 @@ void OutputFiles::write_npy(const std::string& path, const torch::Tensor& tensor
 
 void OutputFiles::write_images(const std::string& pattern, const torch::Tensor& images) {
   if (has_extension(pattern, {".npy"})) {
-    write_npy(pattern, images.to(torch::kCPU, torch::kFloat32));
+    write_npy(pattern, images.scalar_type() == torch::kUInt8 ? images.cpu() : images.to(torch::kCPU, torch::kFloat32));
     return;
   }
   const int64_t batch = images.size(0);

@@ -2,12 +2,12 @@
 
 #include <tokenflow/error.h>
 
-#include "io/files.h"
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <queue>
 
 namespace tokenflow::text {
@@ -98,7 +98,13 @@ size_t utf8_length(const std::string& text, size_t at) {
 
 }  // namespace
 
-SentencePieceModel SentencePieceModel::load(const std::string& path) { return parse(io::read_text_file(path), path); }
+SentencePieceModel SentencePieceModel::load(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw Error(path + ": cannot open");
+  std::ostringstream bytes;
+  bytes << file.rdbuf();
+  return parse(bytes.str(), path);
+}
 
 SentencePieceModel SentencePieceModel::parse(const std::string& bytes, const std::string& source) {
   SentencePieceModel model;
