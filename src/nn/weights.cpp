@@ -45,7 +45,7 @@ io::StateDict collect_weights(const torch::nn::Module& module, const std::string
 }
 
 TensorTable::TensorTable(const io::StateDict& state, std::string source, torch::TensorOptions options, std::string prefix)
-    : state_(&state), source_(std::move(source)), options_(options), prefix_(std::move(prefix)) {}
+    : state_(&state), source_(std::move(source)), options_(options), prefix_(std::move(prefix)), taken_(std::make_shared<int64_t>(0)) {}
 
 const torch::Tensor& TensorTable::find(const std::string& name) const {
   const auto found = state_->tensors.find(prefix_ + name);
@@ -66,10 +66,15 @@ torch::Tensor TensorTable::take(const std::string& name, torch::IntArrayRef shap
                 io::shape_string(shape) + " was expected");
   }
   if (!stored.is_floating_point()) throw Error(source_ + ": tensor " + prefix_ + name + " is not floating-point");
+  *taken_ += stored.numel();
   return stored.to(options_);
 }
 
-TensorTable TensorTable::under(const std::string& prefix) const { return TensorTable(*state_, source_, options_, prefix_ + prefix); }
+TensorTable TensorTable::under(const std::string& prefix) const {
+  TensorTable table(*state_, source_, options_, prefix_ + prefix);
+  table.taken_ = taken_;
+  return table;
+}
 
 bool TensorTable::contains(const std::string& name) const { return state_->contains(prefix_ + name); }
 

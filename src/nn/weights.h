@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 
 namespace tokenflow::nn {
@@ -34,6 +35,9 @@ class TensorTable {
   // The same table one level down: under("layers.0.") hands out "<prefix>layers.0.<name>".
   TensorTable under(const std::string& prefix) const;
   bool contains(const std::string& name) const;
+  // The elements handed out so far by this table and the tables under() made from it: the parameter
+  // count of what was built from it.
+  int64_t taken_elements() const { return *taken_; }
   const torch::TensorOptions& options() const { return options_; }
 
  private:
@@ -43,6 +47,7 @@ class TensorTable {
   std::string source_;
   torch::TensorOptions options_;
   std::string prefix_;
+  std::shared_ptr<int64_t> taken_;
 };
 
 }  // namespace tokenflow::nn

@@ -1,6 +1,6 @@
 // The TokenFlow-t2i decoder on ../shared/parity/t2i's teacher-forced pass: the official inputs
 // embeddings in, the mask, the hidden states of row 0 and the logits out, to the fixture's tolerances.
-#include "parity_fixture.h"
+#include "t2i_fixture.h"
 
 #include "io/safetensors.h"
 #include "model/generator/attention_mask.h"
@@ -13,18 +13,9 @@ namespace {
 
 using testing::parity_path;
 
-torch::Tensor expected(const std::string& name) { return io::load_npy(parity_path("t2i", "expected/" + name + ".npy")); }
+torch::Tensor expected(const std::string& name) { return testing::t2i_expected(name); }
 
-nlohmann::json json_file(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
-
-// Largest absolute difference over the reference's largest absolute value, at the rows `where` keeps.
-double relative_difference(const torch::Tensor& actual, const torch::Tensor& reference, const torch::Tensor& where) {
-  const auto a = actual.index({where}).to(torch::kDouble), r = reference.index({where}).to(torch::kDouble);
-  return ((a - r).abs().max() / r.abs().max()).item<double>();
-}
+using testing::relative_difference;
 
 class GeneratorDecoder : public ::testing::Test {
  protected:
@@ -37,7 +28,7 @@ class GeneratorDecoder : public ::testing::Test {
     const nn::TensorTable weights(state, path, torch::kFloat32);
     decoder_ = std::make_unique<nn::TokenFlowLlama>(llama, weights.under("model."));
     lm_head_ = weights.take("lm_head.weight", {llama.vocabulary, llama.hidden_size});
-    prompts_ = json_file(parity_path("t2i", "expected/prompts.json"));
+    prompts_ = testing::t2i_prompts();
   }
 
   std::unique_ptr<nn::TokenFlowLlama> decoder_;

@@ -1,6 +1,6 @@
 // The generator's sampler against ../shared/parity/t2i: the official sampler's uniforms, and the
 // codes it drew from the logits it was given at the first three scales of each run.
-#include "parity_fixture.h"
+#include "t2i_fixture.h"
 
 #include "model/generator/sampling.h"
 
@@ -11,12 +11,9 @@ namespace {
 
 using testing::parity_path;
 
-torch::Tensor expected(const std::string& name) { return io::load_npy(parity_path("t2i", "expected/" + name + ".npy")); }
+torch::Tensor expected(const std::string& name) { return testing::t2i_expected(name); }
 
-nlohmann::json prompts() {
-  std::ifstream in(parity_path("t2i", "expected/prompts.json"));
-  return nlohmann::json::parse(in);
-}
+nlohmann::json prompts() { return testing::t2i_prompts(); }
 
 TEST(SamplingGenerator, DrawsTorchCpuGeneratorDoubles) {
   TOKENFLOW_REQUIRE_PARITY("t2i");

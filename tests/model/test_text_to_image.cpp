@@ -1,7 +1,7 @@
 // TokenFlow-t2i end to end against ../shared/parity/t2i: the prompt ids, the decoder inputs, the
 // sampled codes and CFG logits of the three official generations (with the key/value cache and with
 // the official recomputation), and the decoded images.
-#include "parity_fixture.h"
+#include "t2i_fixture.h"
 
 #include <tokenflow/generator.h>
 
@@ -17,20 +17,13 @@ namespace {
 
 using testing::parity_path;
 
-torch::Tensor expected(const std::string& name) { return io::load_npy(parity_path("t2i", "expected/" + name + ".npy")); }
+torch::Tensor expected(const std::string& name) { return testing::t2i_expected(name); }
 
-nlohmann::json prompts() {
-  std::ifstream in(parity_path("t2i", "expected/prompts.json"));
-  return nlohmann::json::parse(in);
-}
+nlohmann::json prompts() { return testing::t2i_prompts(); }
 
 std::string model_folder() { return parity_path("t2i", "model"); }
 
-// Largest absolute difference over the reference's largest absolute value, where `where` holds.
-double relative_difference(const torch::Tensor& actual, const torch::Tensor& reference, const torch::Tensor& where) {
-  const auto a = actual.index({where}).to(torch::kDouble), r = reference.index({where}).to(torch::kDouble);
-  return ((a - r).abs().max() / r.abs().max()).item<double>();
-}
+using testing::relative_difference;
 
 struct Run {
   std::string name;
@@ -221,6 +214,18 @@ TEST_F(TextToImage, WithoutTheCacheTheSameCodes) {
   options.kv_cache = true;
   const auto cached = generator_->generate(texts, options);
   EXPECT_LT(cached.transformer_flops * 3, full.transformer_flops);
+}
+
+TEST_F(TextToImage, ConfigComesFromTheFolder) {
+  const auto state = io::read_safetensors(model_folder() + "/model.safetensors");
+  int64_t parameters = 0;
+  for (const auto& [name, tensor] : state.tensors) parameters += tensor.is_floating_point() ? tensor.numel() : 0;
+  const auto& config = generator_->config();
+  EXPECT_EQ(config.parameter_count, parameters) << "every floating-point tensor of the file, once";
+  EXPECT_EQ(config.vocabulary, prompts_["vocab_size"].get<int64_t>());
+  EXPECT_EQ(config.image_token_start, prompts_["image_token_start"].get<int64_t>());
+  EXPECT_EQ(config.architecture.hidden_size, 64);
+  EXPECT_EQ(config.precision, Precision::Fp32);
 }
 
 TEST_F(TextToImage, BadRequestsAreOneLineErrors) {

@@ -65,19 +65,6 @@ LoadOptions tokenizer_options(const GeneratorLoadOptions& options) {
   return loaded;
 }
 
-int64_t parameter_count(const generator::TextToImageModel& model) {
-  int64_t count = model.lm_head.numel() + model.scale_embeddings.numel() + model.positions.numel() +
-                  model.decoder.embed_tokens.numel() + model.decoder.norm.weight.numel();
-  const auto& c = model.config.llama;
-  const int64_t kv = c.key_value_heads * c.head_dim();
-  const int64_t per_layer = 2 * c.hidden_size * c.hidden_size + 2 * c.hidden_size * kv + 3 * c.hidden_size * c.intermediate_size +
-                            2 * c.hidden_size + 2 * c.head_dim();
-  count += c.layers * per_layer;
-  const int64_t projector_in = model.config.vision_width;
-  count += projector_in * c.hidden_size + c.hidden_size + (model.config.projector_layers - 1) * (c.hidden_size * c.hidden_size + c.hidden_size);
-  return count;
-}
-
 }  // namespace
 
 struct Generator::Impl {
@@ -101,8 +88,8 @@ struct Generator::Impl {
       throw Error(source + ": vq_codebook_size " + std::to_string(t2i.codebook_size) + " differs from the tokenizer's " +
                   std::to_string(tc.codebook_size) + " codes");
     }
-    model = std::make_unique<generator::TextToImageModel>(
-        t2i, nn::TensorTable(weights, source, torch::TensorOptions().dtype(dtype).device(torch::Device(device))));
+    const nn::TensorTable table(weights, source, torch::TensorOptions().dtype(dtype).device(torch::Device(device)));
+    model = std::make_unique<generator::TextToImageModel>(t2i, table);
     if (model->image_tokens() != tc.tokens_per_image || model->scale_count() != static_cast<int64_t>(tc.scales.size())) {
       throw Error(source + ": pos_1LC and lvl_embed hold " + std::to_string(model->image_tokens()) + " tokens and " +
                   std::to_string(model->scale_count()) + " scales where the tokenizer has " + std::to_string(tc.tokens_per_image) +
@@ -112,7 +99,7 @@ struct Generator::Impl {
     config.architecture = {llama.hidden_size, llama.intermediate_size, llama.layers, llama.heads, llama.key_value_heads,
                            config.image_token_start - 1, t2i.context};
     config.vocabulary = llama.vocabulary;
-    config.parameter_count = parameter_count(*model);
+    config.parameter_count = table.taken_elements();
     config.precision = dtype == torch::kBFloat16 ? Precision::Bf16 : Precision::Fp32;
   }
 
