@@ -24,7 +24,8 @@ done
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(build-essential cmake pkg-config libtorch-dev libopenblas0-pthread libdnnl-dev libgloo-dev libstb-dev
-          nlohmann-json3-dev libcli11-dev libcpp-httplib-dev sentencepiece libgtest-dev libbenchmark-dev libcairo2-dev)
+          nlohmann-json3-dev libcli11-dev libcpp-httplib-dev sentencepiece libgtest-dev libbenchmark-dev libcairo2-dev
+          libpcre2-dev libutf8proc-dev)
 
 all_installed() {
   local package

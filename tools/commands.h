@@ -14,5 +14,6 @@ std::vector<Command> add_teacher_commands(CLI::App& app);     // train-teacher, 
 std::vector<Command> add_evaluate_command(CLI::App& app);     // evaluate
 std::vector<Command> add_plot_command(CLI::App& app);         // plot
 std::vector<Command> add_generate_command(CLI::App& app);     // generate
+std::vector<Command> add_chat_commands(CLI::App& app);        // chat, describe
 
 }  // namespace tokenflow::cli

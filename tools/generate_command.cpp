@@ -19,8 +19,7 @@ namespace tokenflow::cli {
 namespace {
 
 struct GenerateCommandOptions {
-  std::string model;
-  std::string tokenizer;
+  LanguageModelOptions model;
   std::vector<std::string> prompts;
   std::string output;
   std::string tokens;
@@ -31,9 +30,6 @@ struct GenerateCommandOptions {
   std::optional<double> top_p;
   std::optional<uint64_t> seed;
   int batch = 1;
-  std::string precision = "auto";
-  std::string device = "cpu";
-  int threads = 0;
   bool no_kv_cache = false;
   bool no_progress = false;
 };
@@ -64,12 +60,12 @@ int run_generate(const GenerateCommandOptions& o) {
   options.seed = o.seed ? *o.seed : std::random_device{}();
   options.kv_cache = !o.no_kv_cache;
 
-  set_num_threads(o.threads);
+  set_num_threads(o.model.threads);
   GeneratorLoadOptions load;
-  load.tokenizer = o.tokenizer;
-  load.precision = parse_precision(o.precision);
-  load.device = o.device;
-  Generator generator = Generator::load(o.model, load);
+  load.tokenizer = o.model.tokenizer;
+  load.precision = parse_precision(o.model.precision);
+  load.device = o.model.device;
+  Generator generator = Generator::load(o.model.folder, load);
 
   std::vector<torch::Tensor> codes, images;
   const bool live = !o.no_progress && ::isatty(STDERR_FILENO) != 0;
@@ -86,7 +82,7 @@ int run_generate(const GenerateCommandOptions& o) {
   io::OutputFiles outputs;
   outputs.write_images(o.output, torch::cat(images));
   if (!o.tokens.empty()) {
-    outputs.write_text(o.tokens, tokens_json(torch::cat(codes), generator.tokenizer().config(), o.model, o.prompts));
+    outputs.write_text(o.tokens, tokens_json(torch::cat(codes), generator.tokenizer().config(), o.model.folder, o.prompts));
   }
   outputs.keep();
   std::cout << "seed " << *options.seed << "\n";
@@ -98,14 +94,7 @@ int run_generate(const GenerateCommandOptions& o) {
 std::vector<Command> add_generate_command(CLI::App& app) {
   auto o = std::make_shared<GenerateCommandOptions>();
   CLI::App* c = app.add_subcommand("generate", "text -> images with a TokenFlow-t2i model folder")->group("Generation");
-  c->add_option("-m,--model", o->model,
-                "the model folder (Hugging Face layout: config.json, model*.safetensors, tokenizer.model, "
-                "tokenizer_config.json)")
-      ->required()
-      ->group(kModelGroup);
-  c->add_option("--tokenizer", o->tokenizer,
-                "the TokenFlow tokenizer checkpoint (default: the file config.json's mm_vision_tower names, in the folder)")
-      ->group(kModelGroup);
+  add_language_model_options(c, o->model, "config.json, model*.safetensors, tokenizer.model, tokenizer_config.json");
   c->add_option("PROMPT", o->prompts, "one image per prompt")->required();
   add_output_option(c, o->output, kImageOutputHelp)->required();
   c->add_option("--tokens", o->tokens, "also write the codes, .json as `tokenflow encode` writes them (decode reads it)")
@@ -127,16 +116,10 @@ std::vector<Command> add_generate_command(CLI::App& app) {
   c->add_option("--top-p", o->top_p, "top-p of each scale's first pass, instead of the strategy's (0: off)")
       ->check(CLI::Range(0.0, 0.999999))
       ->group("Sampling");
-  c->add_option("--seed", o->seed, "the sampler's seed (default: a random one, printed)")->group("Sampling");
+  add_seed_option(c, o->seed);
   c->add_option("--batch", o->batch, "prompts generated together")->capture_default_str()->check(CLI::Range(1, 64))->group(kComputeGroup);
-  c->add_option("--precision", o->precision,
-                "the language model's numbers: fp32 (exact), bf16, or auto (the checkpoint's: bf16 for a bfloat16 file)")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
-      ->group(kComputeGroup);
   c->add_flag("--no-kv-cache", o->no_kv_cache, "recompute the whole sequence at every pass, as the official loop (same images)")
       ->group(kComputeGroup);
-  add_device_option(c, o->device);
-  add_threads_option(c, o->threads);
   add_no_progress_flag(c, o->no_progress);
   return {{c, [o](const std::vector<std::string>&) { return run_generate(*o); }}};
 }

@@ -13,6 +13,8 @@
 //   tokenflow eval-teacher  -m RUN/checkpoints/N.pt --captions data/captions.tsv --list data/val.txt
 //   tokenflow plot        RUN/log.jsonl -o LOSS.{png,svg,pdf}
 //   tokenflow generate    -m TokenFlow-t2i/ [--tokenizer T.pt] "PROMPT"... -o OUT.png [--seed N] [--loop 1|2|3] ...
+//   tokenflow chat        -m LLAVA/ [--tokenizer T.pt] --image IMG ["QUESTION"...] [--temperature T] [--json] ...
+//   tokenflow describe    -m LLAVA/ IMG
 //
 // Without -m, MODEL is tokenflow::default_model_path(). IN is image files (a batch) or one .npy tensor
 // B x 3 x S x S in [-1, 1]. Failures print one line, `tokenflow: error: ...`, exit with status 1 (2
@@ -43,7 +45,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("tokenflow ") + tokenflow::version());
   std::vector<Command> commands;
   for (auto add : {add_tokenizer_commands, add_checkpoint_commands, add_evaluate_command, add_train_commands,
-                   add_teacher_commands, add_plot_command, add_generate_command}) {
+                   add_teacher_commands, add_plot_command, add_generate_command, add_chat_commands}) {
     auto group = add(app);
     commands.insert(commands.end(), group.begin(), group.end());
   }

@@ -66,6 +66,28 @@ void add_model_options(CLI::App* command, ModelOptions& options) {
   add_device_option(command, options.device);
 }
 
+void add_language_model_options(CLI::App* command, LanguageModelOptions& options, const std::string& folder_help) {
+  command->add_option("-m,--model", options.folder, "the model folder (Hugging Face layout: " + folder_help + ")")
+      ->required()
+      ->group(kModelGroup);
+  command
+      ->add_option("--tokenizer", options.tokenizer,
+                   "the TokenFlow tokenizer checkpoint (default: the one the folder holds or config.json's "
+                   "mm_vision_tower names, in the folder)")
+      ->group(kModelGroup);
+  command
+      ->add_option("--precision", options.precision,
+                   "the language model's numbers: fp32 (exact), bf16, or auto (the checkpoint's: bf16 for a bfloat16 file)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+      ->group(kComputeGroup);
+  add_device_option(command, options.device);
+  add_threads_option(command, options.threads);
+}
+
+void add_seed_option(CLI::App* command, std::optional<uint64_t>& seed) {
+  command->add_option("--seed", seed, "the sampler's seed (default: a random one, printed)")->group("Sampling");
+}
+
 void add_tile_option(CLI::App* command, int& tile) {
   command
       ->add_option("--tile", tile,

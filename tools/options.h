@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,21 @@ struct ModelOptions {
   std::string device = "cpu";
   int tile = 0;
 };
+
+// Everything a command that runs a language model folder takes (generate, chat, describe).
+struct LanguageModelOptions {
+  std::string folder;
+  std::string tokenizer;
+  std::string precision = "auto";
+  std::string device = "cpu";
+  int threads = 0;
+};
+
+// -m/--model (a Hugging Face folder: `folder_help` says what it holds), --tokenizer, --precision,
+// --device and -t.
+void add_language_model_options(CLI::App* command, LanguageModelOptions& options, const std::string& folder_help);
+// --seed, for the commands that sample.
+void add_seed_option(CLI::App* command, std::optional<uint64_t>& seed);
 
 // -m/--model (the tokenizer, defaulting to tokenflow::default_model_path()), -t, --precision,
 // --code-search, --pixel-convolution and --device.

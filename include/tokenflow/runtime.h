@@ -2,6 +2,7 @@
 // Process-wide settings and facts about this machine and this build. They affect every Model in the
 // process, so they are the application's call: the CLI and the benchmarks make them at start-up.
 // Not to be called while another thread runs a model.
+#include <cstdint>
 #include <string>
 
 namespace tokenflow {
@@ -26,6 +27,11 @@ int cpu_cores();
 // Sets the number of threads LibTorch uses for intra-op parallelism; 0 means cpu_cores(). LibTorch's
 // own default counts cores through cpuinfo, which can undercount under virtualisation.
 void set_num_threads(int threads);
+
+// The memory this process could still take without swapping, in bytes: /proc/meminfo's MemAvailable,
+// within a cgroup v2 memory limit when one is set (memory.max less memory.current). 0 where the system
+// says nothing.
+int64_t available_memory();
 
 // Whether this machine computes bfloat16 natively (AVX-512 BF16 / AMX on CPU, or a CUDA device).
 bool native_bf16(const std::string& device);

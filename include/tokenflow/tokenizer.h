@@ -22,6 +22,10 @@
 
 namespace tokenflow {
 
+namespace model {
+class ModelFromState;
+}
+
 enum class Teacher { Clip, Siglip };
 
 // What a checkpoint holds, as detected from its tensors.
@@ -171,6 +175,7 @@ class Model {
   struct Impl;  // opaque
 
  private:
+  friend class model::ModelFromState;
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

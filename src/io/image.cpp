@@ -97,6 +97,19 @@ RgbImage crop_square(const RgbImage& image, int top, int left, int size) {
   return crop;
 }
 
+RgbImage expand_to_square(const RgbImage& image, uint8_t grey) {
+  const int side = std::max(image.width, image.height);
+  if (image.width == image.height) return image;
+  RgbImage square{side, side, std::vector<uint8_t>(static_cast<size_t>(side) * side * 3, grey)};
+  const int left = (side - image.width) / 2, top = (side - image.height) / 2;
+  for (int y = 0; y < image.height; ++y) {
+    const auto source = image.pixels.begin() + static_cast<size_t>(y) * image.width * 3;
+    std::copy(source, source + static_cast<size_t>(image.width) * 3,
+              square.pixels.begin() + (static_cast<size_t>(top + y) * side + left) * 3);
+  }
+  return square;
+}
+
 // ADM's center_crop_arr, which the official TokenFlow code uses.
 RgbImage center_crop_arr(RgbImage image, int size) {
   image = resize_shorter_side(std::move(image), size);
@@ -121,6 +134,8 @@ torch::Tensor load_image(const uint8_t* data, size_t size, int image_size, const
 }
 
 torch::Tensor load_image_raw(const std::string& path) { return to_tensor(decode(path)); }
+
+RgbImage read_rgb_image(const std::string& path) { return decode(path); }
 
 ImageBatch load_images(const std::vector<std::string>& paths, int size) {
   std::vector<torch::Tensor> pixels(paths.size());

@@ -15,6 +15,8 @@ namespace tokenflow::io {
 
 // 3 x H x W, as stored (no resizing).
 torch::Tensor load_image_raw(const std::string& path);
+// The file's pixels as Image.open(path).convert("RGB") gives them. Throws as load_image does.
+RgbImage read_rgb_image(const std::string& path);
 
 // Several files read as load_image reads each, decoded in parallel on LibTorch's intra-op threads.
 // A file that cannot be read is left out rather than failing the batch: evaluations skip such images.
@@ -39,6 +41,10 @@ RgbImage resize_shorter_side(RgbImage image, int shorter_side);
 
 // The size x size window of `image` whose top-left pixel is (top, left); it must lie inside.
 RgbImage crop_square(const RgbImage& image, int top, int left, int size);
+
+// LLaVA's expand2square: the image centred on a square canvas of its longer side filled with `grey`
+// (pasted at ((side - width) / 2, (side - height) / 2), rounded down); a square image as it is.
+RgbImage expand_to_square(const RgbImage& image, uint8_t grey);
 
 // ADM's center_crop_arr: resize_shorter_side to `size`, then the centre size x size.
 RgbImage center_crop_arr(RgbImage image, int size);

@@ -19,6 +19,10 @@ void load_weights(torch::nn::Module& module, const io::StateDict& state, const s
 // The module's parameters and buffers as a StateDict, with `prefix` prepended to every name.
 io::StateDict collect_weights(const torch::nn::Module& module, const std::string& prefix = "");
 
+// Whether the checkpoint stores `name` in 16 bits (bfloat16 or float16): a model's Auto precision
+// keeps such weights in bfloat16 rather than doubling them to float32.
+bool stored_in_half(const io::StateDict& state, const std::string& name);
+
 // Hands a module the tensors under its prefix, for modules built from a checkpoint's tensors rather
 // than initialised and then overwritten: a large model then exists once, in the file's memory when
 // the dtype already matches (no copy), else converted once.
@@ -26,6 +30,10 @@ class TensorTable {
  public:
   // options: the dtype and device the tensors are handed out in.
   TensorTable(const io::StateDict& state, std::string source, torch::TensorOptions options, std::string prefix = "");
+  // A table that makes its tensors up, for benchmarks at sizes whose weights are not at hand: each
+  // take() draws N(0, std) for a matrix and 1 + N(0, std) for a vector (norm weights and biases near
+  // a trained model's scale), from one generator seeded with `seed`. It contains every name.
+  static TensorTable random(std::string source, torch::TensorOptions options, uint64_t seed, double std = 0.02);
 
   // The tensor `prefix` + `name`, checked against `shape`, in the table's dtype and device. Throws
   // tokenflow::Error naming the source for a missing tensor or another shape.
@@ -39,11 +47,14 @@ class TensorTable {
   // count of what was built from it.
   int64_t taken_elements() const { return *taken_; }
   const torch::TensorOptions& options() const { return options_; }
+  const std::string& source() const { return source_; }
 
  private:
   const torch::Tensor& find(const std::string& name) const;
 
-  const io::StateDict* state_;
+  const io::StateDict* state_ = nullptr;  // null: random
+  std::shared_ptr<torch::Generator> generator_;
+  double std_ = 0;
   std::string source_;
   torch::TensorOptions options_;
   std::string prefix_;

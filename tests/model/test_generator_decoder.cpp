@@ -5,7 +5,7 @@
 #include "io/safetensors.h"
 #include "model/generator/attention_mask.h"
 #include "model/generator/text_to_image_config.h"
-#include "nn/transformer/tokenflow_llama.h"
+#include "nn/transformer/decoder.h"
 #include "nn/weights.h"
 
 namespace tokenflow::generator {
@@ -26,12 +26,12 @@ class GeneratorDecoder : public ::testing::Test {
     const auto path = folder + "model.safetensors";
     const auto state = io::read_safetensors(path);
     const nn::TensorTable weights(state, path, torch::kFloat32);
-    decoder_ = std::make_unique<nn::TokenFlowLlama>(llama, weights.under("model."));
+    decoder_ = std::make_unique<nn::TransformerDecoder>(llama, weights.under("model."));
     lm_head_ = weights.take("lm_head.weight", {llama.vocabulary, llama.hidden_size});
     prompts_ = testing::t2i_prompts();
   }
 
-  std::unique_ptr<nn::TokenFlowLlama> decoder_;
+  std::unique_ptr<nn::TransformerDecoder> decoder_;
   torch::Tensor lm_head_;
   nlohmann::json prompts_;
 };

@@ -2,11 +2,11 @@
 // codes it drew from the logits it was given at the first three scales of each run.
 #include "t2i_fixture.h"
 
-#include "model/generator/sampling.h"
+#include "nn/transformer/sampling.h"
 
 #include <tokenflow/error.h>
 
-namespace tokenflow::generator {
+namespace tokenflow::nn {
 namespace {
 
 using testing::parity_path;
@@ -90,4 +90,4 @@ TEST(Sampling, RejectsLogitsOfTheWrongShape) {
 }
 
 }  // namespace
-}  // namespace tokenflow::generator
+}  // namespace tokenflow::nn

@@ -27,7 +27,7 @@ using testing::relative_difference;
 
 struct Run {
   std::string name;
-  std::vector<TopKTopP> passes;
+  std::vector<nn::TopKTopP> passes;
   uint64_t seed;
 };
 

@@ -52,10 +52,7 @@ torch::ScalarType model_dtype(Precision precision, const io::StateDict& weights)
     case Precision::Mixed: throw Error("precision mixed is a tokenizer mode; the generator runs fp32 or bf16");
     case Precision::Auto: break;
   }
-  const auto found = weights.tensors.find("lm_head.weight");
-  const bool half = found != weights.tensors.end() &&
-                    (found->second.scalar_type() == torch::kBFloat16 || found->second.scalar_type() == torch::kFloat16);
-  return half ? torch::kBFloat16 : torch::kFloat32;
+  return nn::stored_in_half(weights, "lm_head.weight") ? torch::kBFloat16 : torch::kFloat32;
 }
 
 LoadOptions tokenizer_options(const GeneratorLoadOptions& options) {
@@ -140,6 +137,7 @@ Generator Generator::random(const GeneratorArchitecture& architecture, const std
   generator::TextToImageConfig t2i;
   t2i.llama = {architecture.hidden_size, architecture.intermediate_size, architecture.layers, architecture.heads,
                architecture.key_value_heads, architecture.text_vocabulary + 1 + tc.codebook_size};
+  generator::use_t2i_layers(t2i.llama);
   t2i.vision_width = tc.code_dim();
   t2i.projector_layers = 2;
   t2i.context = architecture.context;

@@ -69,7 +69,7 @@ class Sampler {
         auto mixed = logits.narrow(0, 0, batch_) * (1 + t) - logits.narrow(0, batch_, batch_) * t;
         mixed.narrow(-1, 0, vocabulary_.image_token_start).fill_(-std::numeric_limits<float>::infinity());
         if (on_pass) on_pass(s, pass, mixed);
-        codes = sample_top_k_top_p(mixed, settings_.passes[pass], generator_) - vocabulary_.image_token_start;
+        codes = nn::sample_top_k_top_p(mixed, settings_.passes[pass], generator_) - vocabulary_.image_token_start;
         if (codes.min().item<int64_t>() < 0) throw Error("the generator's logits are not finite (scale " + std::to_string(s) + ")");
       }
       codes_.narrow(1, starts_[s], codes.size(1)).copy_(codes);
@@ -154,7 +154,7 @@ class Sampler {
   const SamplingSettings& settings_;
   int64_t rows_, batch_;
   NextScaleFeatures features_;
-  SamplingGenerator generator_{settings_.seed};
+  nn::SamplingGenerator generator_{settings_.seed};
   int64_t prefix_length_ = 0, first_ = 0, tokens_ = 0, skipped_ = 0;
   std::vector<int64_t> starts_;
   torch::Tensor allowed_, text_, codes_;

@@ -11,7 +11,7 @@
 //           (it is masked out, and the real tokens keep their position ids).
 //   Full:   the official op sequence: every pass recomputes the whole sequence up to the scale.
 #include "model/generator/next_scale_features.h"
-#include "model/generator/sampling.h"
+#include "nn/transformer/sampling.h"
 #include "model/generator/text_to_image_model.h"
 
 #include <functional>
@@ -23,7 +23,7 @@ enum class PassMode { Cached, Full };
 
 struct SamplingSettings {
   double cfg = 7.5;
-  std::vector<TopKTopP> passes;  // the first pass of each scale, then the re-predictions
+  std::vector<nn::TopKTopP> passes;  // the first pass of each scale, then the re-predictions
   uint64_t seed = 0;
   PassMode mode = PassMode::Cached;
 };

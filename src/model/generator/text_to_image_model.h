@@ -4,7 +4,8 @@
 // and Linear for each further layer), `model.lvl_embed` (one row per scale, plus row 0 for text) and
 // `model.pos_1LC` (one row per image token).
 #include "model/generator/text_to_image_config.h"
-#include "nn/transformer/tokenflow_llama.h"
+#include "nn/transformer/decoder.h"
+#include "nn/mlp_projector.h"
 #include "nn/weights.h"
 
 #include <torch/torch.h>
@@ -29,16 +30,13 @@ class TextToImageModel {
   int64_t scale_count() const { return scale_embeddings.size(0) - 1; }
 
   TextToImageConfig config;
-  nn::TokenFlowLlama decoder;
+  nn::TransformerDecoder decoder;
   torch::Tensor lm_head;            // vocabulary x hidden
   torch::Tensor scale_embeddings;   // model.lvl_embed.weight: (scales + 1) x hidden
   torch::Tensor positions;          // model.pos_1LC: image tokens x hidden
 
  private:
-  struct Linear {
-    torch::Tensor weight, bias;
-  };
-  std::vector<Linear> projector_;
+  nn::MlpProjector projector_;
 };
 
 }  // namespace tokenflow::generator

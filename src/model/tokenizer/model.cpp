@@ -5,6 +5,7 @@
 #include "io/shape_string.h"
 #include "io/checkpoint.h"
 #include "model/tokenizer/load_options.h"
+#include "model/tokenizer/model_from_state.h"
 #include "model/tokenizer/presets.h"
 #include "model/tokenizer/tokenflow_net.h"
 #include "nn/linear.h"
@@ -96,10 +97,14 @@ std::unique_ptr<Model::Impl> make_impl(std::shared_ptr<model::TokenFlowNet> net,
 }  // namespace
 
 Model Model::load(const std::string& path, const LoadOptions& options) {
-  const LoadOptions resolved = model::resolve(options);  // bad options fail before the file is read
-  const io::StateDict state = io::load_state_dict(path);
-  auto net = std::make_shared<model::TokenFlowNet>(model::detect_architecture(state, resolved, path));
-  nn::load_weights(*net, state, path);
+  model::resolve(options);  // bad options fail before the file is read
+  return model::ModelFromState::build(io::load_state_dict(path), path, options);
+}
+
+Model model::ModelFromState::build(const io::StateDict& state, const std::string& source, const LoadOptions& options) {
+  const LoadOptions resolved = model::resolve(options);
+  auto net = std::make_shared<model::TokenFlowNet>(model::detect_architecture(state, resolved, source));
+  nn::load_weights(*net, state, source);
   auto impl = make_impl(std::move(net), resolved);
   impl->metadata = state.metadata;
   return Model(std::move(impl));

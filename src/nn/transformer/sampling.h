@@ -1,12 +1,13 @@
 #pragma once
-// The official generator's sampler (`sample_with_top_k_top_p_` in t2i/llava_t2i/model/language_model/
-// llava_llama.py) and its random source, so that a seed gives the official images.
+// The official code's samplers and their random source, so that a seed gives the official tokens:
+// the generator's `sample_with_top_k_top_p_` (t2i/llava_t2i/model/language_model/llava_llama.py) and
+// the understanding model's, transformers' warpers before `torch.multinomial(probs, 1)`.
 #include <torch/torch.h>
 
 #include <cstdint>
 #include <random>
 
-namespace tokenflow::generator {
+namespace tokenflow::nn {
 
 // PyTorch 1.13's CPU generator as `torch.Generator(device="cpu").manual_seed(seed)` builds it, of which
 // `torch.multinomial` draws one double per sampled row: MT19937 seeded with the seed's low 32 bits, the
@@ -35,4 +36,9 @@ torch::Tensor sample_top_k_top_p(const torch::Tensor& logits, const TopKTopP& fi
 // The logits `sample_top_k_top_p` samples from: entries outside top-k and top-p set to -inf.
 torch::Tensor filter_top_k_top_p(torch::Tensor logits, const TopKTopP& filter);
 
-}  // namespace tokenflow::generator
+// One index per row of `probabilities` (R x V float32), as PyTorch 1.13's CPU `multinomial(p, 1)`
+// (without replacement) draws it: q ~ Exp(1) per entry, -log(1 - u) of the generator's doubles
+// rounded to float32, and the first argmax of p / q. Returns R int64 indices.
+torch::Tensor sample_one_per_row(const torch::Tensor& probabilities, SamplingGenerator& generator);
+
+}  // namespace tokenflow::nn

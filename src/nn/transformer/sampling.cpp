@@ -1,10 +1,11 @@
-#include "model/generator/sampling.h"
+#include "nn/transformer/sampling.h"
 
 #include <tokenflow/error.h>
 
+#include <cmath>
 #include <limits>
 
-namespace tokenflow::generator {
+namespace tokenflow::nn {
 
 SamplingGenerator::SamplingGenerator(uint64_t seed) : engine_(static_cast<uint32_t>(seed)) {}
 
@@ -60,4 +61,27 @@ torch::Tensor sample_top_k_top_p(const torch::Tensor& logits, const TopKTopP& fi
   return indices.view({logits.size(0), logits.size(1)});
 }
 
-}  // namespace tokenflow::generator
+torch::Tensor sample_one_per_row(const torch::Tensor& probabilities, SamplingGenerator& generator) {
+  if (probabilities.dim() != 2 || probabilities.scalar_type() != torch::kFloat32)
+    throw Error("sampling takes R x V float32 probabilities");
+  const auto p = probabilities.cpu().contiguous();
+  const auto rows = p.size(0), vocabulary = p.size(1);
+  auto indices = torch::empty({rows}, torch::kInt64);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = p.data_ptr<float>() + r * vocabulary;
+    int64_t best = 0;
+    float best_value = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < vocabulary; ++j) {
+      const auto q = static_cast<float>(-std::log1p(-generator.uniform()));
+      const float value = row[j] / q;
+      if (value > best_value || (std::isnan(value) && !std::isnan(best_value))) {
+        best = j;
+        best_value = value;
+      }
+    }
+    indices[r] = best;
+  }
+  return indices;
+}
+
+}  // namespace tokenflow::nn
