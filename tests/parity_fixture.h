@@ -5,6 +5,7 @@
 // needs one skips with a line naming what is missing, or fails when $TOKENFLOW_REQUIRE_PARITY is 1
 // (as .ci/run sets it), so that CI can never pass by skipping.
 #include <tokenflow/npy.h>
+#include <tokenflow/tokenizer.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -53,6 +54,14 @@ inline std::string missing_fixture(const std::string& path) {
 
 // The same for a whole variant's folder (clipb224, train_step, ...).
 #define TOKENFLOW_REQUIRE_PARITY(variant) TOKENFLOW_REQUIRE_FIXTURE(::tokenflow::testing::parity_path(variant, ""))
+
+// The options of the exact path, float32, whatever Auto would choose on this machine (Mixed where
+// bfloat16 is native): what the fixtures' tolerances are for.
+inline LoadOptions exact_options() {
+  LoadOptions options;
+  options.precision = Precision::Fp32;
+  return options;
+}
 
 inline nlohmann::json parity_config(const std::string& variant) {
   std::ifstream in(parity_path(variant, "config.json"));

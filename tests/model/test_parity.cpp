@@ -16,7 +16,7 @@ class Parity : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     TOKENFLOW_REQUIRE_PARITY_FIXTURES();
-    model_ = std::make_unique<Model>(Model::load(parity_path(GetParam(), "model.pt")));
+    model_ = std::make_unique<Model>(Model::load(parity_path(GetParam(), "model.pt"), testing::exact_options()));
     input_ = parity_tensor(GetParam(), "input");
   }
   std::unique_ptr<Model> model_;
@@ -72,7 +72,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Parity, ::testing::Values("clipb224", "clipb2
 // decoder.conv_out.bias is off by 0.5: loading the decoy would miss `recon` by about 0.5.
 TEST(ParityCheckpointKey, Clipb256eLoadsEmaNotTheDecoy) {
   TOKENFLOW_REQUIRE_PARITY_FIXTURES();
-  const auto model = Model::load(parity_path("clipb256e", "model.pt"));
+  const auto model = Model::load(parity_path("clipb256e", "model.pt"), testing::exact_options());
   const auto recon = model.decode_features(parity_tensor("clipb256e", "quant"));
   expect_close(recon, parity_tensor("clipb256e", "recon"), 1e-3, "recon with ema weights");
 }

@@ -53,7 +53,7 @@ TEST(Mixed, EncodesAsFloat32AndDecodesInBfloat16) {
   LoadOptions options;
   options.precision = Precision::Mixed;
   const auto mixed = Model::load(parity_path("clipb224", "model.pt"), options);
-  const auto exact = Model::load(parity_path("clipb224", "model.pt"));
+  const auto exact = Model::load(parity_path("clipb224", "model.pt"), testing::exact_options());
   EXPECT_EQ(mixed.precision(), Precision::Mixed);
   EXPECT_EQ(exact.precision(), Precision::Fp32);
   const auto input = parity_tensor("clipb224", "input");
@@ -89,8 +89,8 @@ TEST_P(StoredDtype, ComputesInFloat32AsTheRoundedWeights) {
   io::test::ScratchDir dir;
   io::save_safetensors(dir.file("stored.safetensors"), stored);
   io::save_safetensors(dir.file("rounded.safetensors"), rounded);
-  const auto from_stored = Model::load(dir.file("stored.safetensors"));
-  const auto from_rounded = Model::load(dir.file("rounded.safetensors"));
+  const auto from_stored = Model::load(dir.file("stored.safetensors"), testing::exact_options());
+  const auto from_rounded = Model::load(dir.file("rounded.safetensors"), testing::exact_options());
   EXPECT_EQ(from_stored.precision(), Precision::Fp32);
 
   const auto input = parity_tensor("clipb224", "input");
@@ -103,7 +103,7 @@ TEST_P(StoredDtype, ComputesInFloat32AsTheRoundedWeights) {
   EXPECT_TRUE(torch::equal(decoded, from_rounded.decode_indices(indices)));
   EXPECT_TRUE(torch::equal(from_stored.semantic_reconstruction(a.features), from_rounded.semantic_reconstruction(a.features)));
   // The rounding is real: the float32 checkpoint decodes differently.
-  EXPECT_FALSE(torch::equal(decoded, Model::load(parity_path("clipb224", "model.pt")).decode_indices(indices)));
+  EXPECT_FALSE(torch::equal(decoded, Model::load(parity_path("clipb224", "model.pt"), testing::exact_options()).decode_indices(indices)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, StoredDtype, ::testing::Values(torch::kBFloat16, torch::kFloat16),
