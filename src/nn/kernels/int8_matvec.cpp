@@ -33,25 +33,31 @@ __attribute__((target("avx2,fma"))) inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// One weight row against up to kRowsPerPass rows of x: 16 int8 weights widened to two vectors of
-// 8 floats per step, each used by every row.
-__attribute__((target("avx2,fma"))) void dot_rows_avx2(const float* x, int64_t rows, const int8_t* w, int64_t in,
-                                                        float* sums) {
-  __m256 acc[kRowsPerPass][2];
-  for (int64_t r = 0; r < rows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+// One weight row against `Rows` rows of x: 32 int8 weights widened to four vectors of 8 floats per
+// step, each used by every row. Rows is a template argument so that the accumulators stay in
+// registers (four per row, independent, to hide the multiply-add latency).
+template <int Rows>
+__attribute__((target("avx2,fma"))) void dot_rows_avx2(const float* x, const int8_t* w, int64_t in, float* sums) {
+  __m256 acc[Rows][4];
+  for (int r = 0; r < Rows; ++r) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 16 <= in; i += 16) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i));
-    const __m256 low = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
-    const __m256 high = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(bytes, 8)));
-    for (int64_t r = 0; r < rows; ++r) {
+  for (; i + 32 <= in; i += 32) {
+    const __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i));
+    const __m128i second = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i + 16));
+    const __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(first));
+    const __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(first, 8)));
+    const __m256 w2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(second));
+    const __m256 w3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(second, 8)));
+    for (int r = 0; r < Rows; ++r) {
       const float* xr = x + r * in + i;
-      acc[r][0] = _mm256_fmadd_ps(low, _mm256_loadu_ps(xr), acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(high, _mm256_loadu_ps(xr + 8), acc[r][1]);
+      acc[r][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr), acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xr + 8), acc[r][1]);
+      acc[r][2] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xr + 16), acc[r][2]);
+      acc[r][3] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xr + 24), acc[r][3]);
     }
   }
-  for (int64_t r = 0; r < rows; ++r) {
-    float sum = horizontal_sum(_mm256_add_ps(acc[r][0], acc[r][1]));
+  for (int r = 0; r < Rows; ++r) {
+    float sum = horizontal_sum(_mm256_add_ps(_mm256_add_ps(acc[r][0], acc[r][1]), _mm256_add_ps(acc[r][2], acc[r][3])));
     const float* xr = x + r * in;
     for (int64_t j = i; j < in; ++j) sum += static_cast<float>(w[j]) * xr[j];
     sums[r] = sum;
@@ -66,7 +72,14 @@ bool has_avx2() {
 
 void dot_rows(const float* x, int64_t rows, const int8_t* w, int64_t in, float* sums) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (has_avx2()) return dot_rows_avx2(x, rows, w, in, sums);
+  if (has_avx2()) {
+    switch (rows) {
+      case 1: return dot_rows_avx2<1>(x, w, in, sums);
+      case 2: return dot_rows_avx2<2>(x, w, in, sums);
+      case 3: return dot_rows_avx2<3>(x, w, in, sums);
+      default: return dot_rows_avx2<4>(x, w, in, sums);
+    }
+  }
 #endif
   dot_rows_portable(x, rows, w, in, sums);
 }
