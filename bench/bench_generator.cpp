@@ -45,12 +45,6 @@ std::vector<int64_t> prompt_ids(const GeneratorArchitecture& a, int64_t words, u
   return ids;
 }
 
-double seconds_of(const std::function<void()>& run) {
-  const auto start = std::chrono::steady_clock::now();
-  run();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // The official loop's FLOPs for strategy 1 (as the sampler counts them): every scale's pass runs the
 // whole sequence up to it, T - 1 + the tokens through the scale, every position attending to all of
 // them, and lm_head on all of them; 2 rows.
@@ -99,14 +93,6 @@ Figures run_gemm_peak() {
     f[dtype == torch::kFloat32 ? "fp32" : "bf16"] = 2.0 * 512 * 4096 * 4096 / seconds / 1e9;
   }
   return f;
-}
-
-std::string fixed(double value, int digits) {
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(digits);
-  out << value;
-  return out.str();
 }
 
 int run(const Settings& settings) {

@@ -182,12 +182,6 @@ double psnr(const torch::Tensor& a, const torch::Tensor& b) {
   return 10.0 * std::log10(4.0 / mse);
 }
 
-std::string fixed(double value, int digits) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", digits, value);
-  return text;
-}
-
 // The images of the fidelity list, or the bundled photograph when the list is not there (it comes
 // with scripts/get-data.sh).
 std::vector<std::string> fidelity_images(const Settings& settings) {

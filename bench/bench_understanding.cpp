@@ -65,12 +65,6 @@ LlavaQwenConfig released_14b(int64_t layers) {
 
 constexpr int64_t kTextVocabulary = 151665;  // len(tokenizer) of Qwen2.5
 
-double seconds_of(const std::function<void()>& run) {
-  const auto start = std::chrono::steady_clock::now();
-  run();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 std::vector<int64_t> random_ids(int64_t count, uint64_t seed) {
   torch::manual_seed(seed);
   const auto ids = torch::randint(0, kTextVocabulary, {count}, torch::kInt64);
@@ -145,14 +139,6 @@ Figures run_14b(const Settings& s) {
   });
   f["decoded"] = static_cast<double>(s.decode);
   return f;
-}
-
-std::string fixed(double value, int digits) {
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(digits);
-  out << value;
-  return out.str();
 }
 
 int run(const Settings& s) {

@@ -13,7 +13,6 @@
 #include <fstream>
 #include <functional>
 #include <queue>
-#include <set>
 #include <sstream>
 
 namespace tokenflow::text {
@@ -161,15 +160,15 @@ void check_qwen2_pipeline(const Json& tokenizer, const std::string& path) {
 }
 
 // One added token of added_tokens_decoder or tokenizer.json's added_tokens.
-ByteLevelBpe::AddedToken added_token(const Json& entry, int64_t id, const std::string& where) {
+AddedToken added_token(const Json& entry, int64_t id, const std::string& where) {
   if (!entry.is_object() || string_member(entry, "content").empty()) throw Error(where + " has no content");
   return {string_member(entry, "content"), id, flag(entry, "lstrip", false), flag(entry, "rstrip", false),
           flag(entry, "single_word", false), flag(entry, "special", false)};
 }
 
-std::vector<ByteLevelBpe::AddedToken> added_tokens_decoder(const Json& decoder, const std::string& source) {
+std::vector<AddedToken> added_tokens_decoder(const Json& decoder, const std::string& source) {
   if (!decoder.is_object()) throw Error(source + ": added_tokens_decoder is not an object");
-  std::vector<ByteLevelBpe::AddedToken> tokens;
+  std::vector<AddedToken> tokens;
   for (const auto& [key, entry] : decoder.items()) {
     if (key.empty() || key.size() > 18 || !std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       throw Error(source + ": added_tokens_decoder key " + key + " is not an id");
@@ -179,11 +178,11 @@ std::vector<ByteLevelBpe::AddedToken> added_tokens_decoder(const Json& decoder, 
   return tokens;
 }
 
-std::vector<ByteLevelBpe::AddedToken> tokenizer_json_added_tokens(const Json& tokenizer, const std::string& source) {
+std::vector<AddedToken> tokenizer_json_added_tokens(const Json& tokenizer, const std::string& source) {
   const auto list = tokenizer.find("added_tokens");
   if (list == tokenizer.end() || list->is_null()) return {};
   if (!list->is_array()) throw Error(source + ": added_tokens is not a list");
-  std::vector<ByteLevelBpe::AddedToken> tokens;
+  std::vector<AddedToken> tokens;
   for (size_t i = 0; i < list->size(); ++i) {
     const Json& entry = (*list)[i];
     const std::string where = source + ": added_tokens[" + std::to_string(i) + "]";
@@ -193,8 +192,8 @@ std::vector<ByteLevelBpe::AddedToken> tokenizer_json_added_tokens(const Json& to
   return tokens;
 }
 
-std::vector<ByteLevelBpe::AddedToken> added_tokens_file(const Json& file, const std::string& source) {
-  std::vector<ByteLevelBpe::AddedToken> tokens;
+std::vector<AddedToken> added_tokens_file(const Json& file, const std::string& source) {
+  std::vector<AddedToken> tokens;
   for (const auto& [content, id] : file.items()) {
     if (!id.is_number_integer()) throw Error(source + ": the id of " + content + " is not an integer");
     tokens.push_back({content, id.get<int64_t>()});
@@ -325,13 +324,13 @@ void ByteLevelBpe::add_merge(const std::string& left, const std::string& right, 
 
 void ByteLevelBpe::add_tokens(const std::vector<AddedToken>& tokens, const std::string& source) {
   // Ids past the vocabulary leave no more room than there are added tokens.
-  const auto limit = vocabulary_size_ + static_cast<int64_t>(added_.size() + tokens.size());
+  const auto limit = vocabulary_size_ + static_cast<int64_t>(added_.all().size() + tokens.size());
   for (const auto& token : tokens) {
     const std::string name = "added token " + token.content + " (id " + std::to_string(token.id) + ")";
     if (token.content.empty()) throw Error(source + ": an added token without content");
     if (token.id < 0 || token.id >= limit) throw Error(source + ": " + name + " is outside 0.." + std::to_string(limit - 1));
-    if (const auto known = added_by_content_.find(token.content); known != added_by_content_.end()) {
-      const int64_t id = added_[known->second].id;
+    if (const AddedToken* known = added_.find(token.content)) {
+      const int64_t id = known->id;
       if (id != token.id) throw Error(source + ": " + name + " was given id " + std::to_string(id) + " before");
       continue;  // tokenizer.json and tokenizer_config.json both list it
     }
@@ -350,13 +349,8 @@ void ByteLevelBpe::add_tokens(const std::vector<AddedToken>& tokens, const std::
       ++size_;
     }
     tokens_[id].special = tokens_[id].special || token.special;
-    added_by_content_.emplace(token.content, added_.size());
-    added_.push_back(token);
-    added_first_byte_[static_cast<uint8_t>(token.content[0])] = true;
+    added_.add(token);
   }
-  std::set<size_t, std::greater<>> lengths;
-  for (const auto& token : added_) lengths.insert(token.content.size());
-  added_lengths_.assign(lengths.begin(), lengths.end());
 }
 
 void ByteLevelBpe::mark_special(const std::vector<std::string>& names, const std::string& source) {
@@ -385,47 +379,6 @@ const std::string& ByteLevelBpe::token_bytes(int64_t id) const { return entry(id
 
 bool ByteLevelBpe::is_special(int64_t id) const {
   return id >= 0 && id < static_cast<int64_t>(tokens_.size()) && tokens_[static_cast<size_t>(id)].special;
-}
-
-// PreTrainedTokenizer.tokenize: the added tokens split out (leftmost, then longest), their lstrip /
-// rstrip / single_word applied to the neighbouring text.
-std::vector<ByteLevelBpe::Chunk> ByteLevelBpe::split_added_tokens(const std::string& text) const {
-  std::vector<Chunk> chunks(1);
-  for (size_t at = 0; at < text.size();) {
-    const AddedToken* token = nullptr;
-    if (added_first_byte_[static_cast<uint8_t>(text[at])]) {
-      for (size_t length : added_lengths_) {
-        if (at + length > text.size()) continue;
-        const auto found = added_by_content_.find(text.substr(at, length));
-        if (found == added_by_content_.end()) continue;
-        token = &added_[found->second];
-        break;
-      }
-    }
-    if (token) {
-      chunks.push_back({token->content, token});
-      chunks.emplace_back();
-      at += token->content.size();
-    } else {
-      chunks.back().text += text[at++];
-    }
-  }
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    const AddedToken* token = chunks[i].token;
-    if (!token) continue;
-    Chunk& left = chunks[i - 1];
-    Chunk& right = chunks[i + 1];
-    if (token->rstrip) right.text = std::string(strip_left(right.text));
-    if (token->lstrip) left.text = std::string(strip_right(left.text));
-    if (token->single_word && !left.text.empty() && left.text.back() != ' ') {
-      left.text += token->content;
-      chunks[i] = {};
-    } else if (token->single_word && !right.text.empty() && right.text.front() != ' ') {
-      chunks[i] = {token->content + right.text, nullptr};
-      right.text.clear();
-    }
-  }
-  return chunks;
 }
 
 // GPT-2's bpe(): the adjacent pair of lowest merge rank is merged, leftmost first among its
@@ -475,7 +428,7 @@ std::string normalized(const std::string& text) { return nfc(replace_invalid_utf
 
 std::vector<int64_t> ByteLevelBpe::encode(const std::string& text) const {
   std::vector<int64_t> ids;
-  for (const auto& chunk : split_added_tokens(normalized(text))) {
+  for (const auto& chunk : added_.split(normalized(text))) {
     if (chunk.token) {
       ids.push_back(chunk.token->id);
     } else {
@@ -487,7 +440,7 @@ std::vector<int64_t> ByteLevelBpe::encode(const std::string& text) const {
 
 std::vector<std::string> ByteLevelBpe::pre_tokenize(const std::string& text) const {
   std::vector<std::string> pieces;
-  for (const auto& chunk : split_added_tokens(normalized(text))) {
+  for (const auto& chunk : added_.split(normalized(text))) {
     if (chunk.token) continue;
     for (const auto piece : qwen2_pre_tokens(chunk.text)) pieces.emplace_back(piece);
   }

@@ -7,6 +7,8 @@
 //
 // A model folder holds it as vocab.json + merges.txt + tokenizer_config.json (added_tokens_decoder),
 // or as tokenizer.json (the `tokenizers` format: model.vocab, model.merges, added_tokens).
+#include "text/added_tokens.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -45,15 +47,6 @@ class ByteLevelBpe {
   // by tokenizer_config.json: what skip_special leaves out. False for an id without a token.
   bool is_special(int64_t id) const;
 
-  // An added token as tokenizer_config.json's added_tokens_decoder or tokenizer.json's added_tokens
-  // give it: lstrip / rstrip take the white space before / after it into it, single_word keeps it from
-  // matching inside a word.
-  struct AddedToken {
-    std::string content;
-    int64_t id = 0;
-    bool lstrip = false, rstrip = false, single_word = false, special = false;
-  };
-
  private:
   struct Token {
     std::string text;   // as the vocabulary spells it, or an added token's content
@@ -63,18 +56,12 @@ class ByteLevelBpe {
   struct Merge {
     int64_t rank = 0, result = 0;
   };
-  struct Chunk {
-    std::string text;
-    const AddedToken* token = nullptr;  // set: the chunk is this added token
-  };
-
   void set_vocabulary(std::vector<std::string> tokens_by_id, const std::string& source);
   void add_merge(const std::string& left, const std::string& right, int64_t rank, const std::string& where);
   void add_tokens(const std::vector<AddedToken>& tokens, const std::string& source);
   void mark_special(const std::vector<std::string>& names, const std::string& source);
   const Token& entry(int64_t id) const;
 
-  std::vector<Chunk> split_added_tokens(const std::string& text) const;
   void append_bpe(std::string_view piece, std::vector<int64_t>& ids) const;
 
   std::vector<Token> tokens_;  // by id; a gap between added tokens stays undefined
@@ -82,10 +69,7 @@ class ByteLevelBpe {
   std::unordered_map<uint64_t, Merge> merges_;  // by (left id << 32 | right id)
   int64_t byte_ids_[256] = {};
   int64_t vocabulary_size_ = 0, size_ = 0;
-  std::vector<AddedToken> added_;
-  std::unordered_map<std::string, size_t> added_by_content_;
-  std::vector<size_t> added_lengths_;  // distinct, longest first
-  bool added_first_byte_[256] = {};    // some added token starts with this byte
+  AddedTokens added_;
 };
 
 // Decodes ids as they are generated: push() returns the text completed so far, holding back the

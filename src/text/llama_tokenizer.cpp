@@ -1,5 +1,6 @@
 #include "text/llama_tokenizer.h"
 
+#include "text/added_tokens.h"
 #include "text/sentencepiece_model.h"
 
 #include <tokenflow/error.h>
@@ -7,8 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
-#include <set>
-#include <unordered_map>
 
 namespace tokenflow::text {
 
@@ -17,13 +16,6 @@ namespace {
 using Json = nlohmann::json;
 
 const std::string kSentencePieceSpace = "\xe2\x96\x81";  // U+2581, sentencepiece's word boundary
-const char* const kWhiteSpace = " \t\n\r\v\f";
-
-struct AddedToken {
-  std::string content;
-  int64_t id = 0;
-  bool lstrip = false, rstrip = false, single_word = false;
-};
 
 Json read_json(const std::string& path) {
   std::ifstream in(path);
@@ -49,16 +41,6 @@ bool flag(const Json& object, const std::string& key, bool fallback) {
   return found != object.end() && found->is_boolean() ? found->get<bool>() : fallback;
 }
 
-std::string trim_right(const std::string& text) {
-  const auto end = text.find_last_not_of(kWhiteSpace);
-  return end == std::string::npos ? "" : text.substr(0, end + 1);
-}
-
-std::string trim_left(const std::string& text) {
-  const auto begin = text.find_first_not_of(kWhiteSpace);
-  return begin == std::string::npos ? "" : text.substr(begin);
-}
-
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
     text.replace(at, from.size(), to);
@@ -72,63 +54,14 @@ struct LlamaTokenizer::Impl {
   explicit Impl(SentencePieceModel model) : pieces(std::move(model)) {}
 
   SentencePieceModel pieces;
-  std::vector<AddedToken> added;
-  std::unordered_map<std::string, size_t> added_by_content;
-  std::set<size_t, std::greater<>> added_lengths;  // longest first
+  AddedTokens added;
   bool add_bos = true, add_eos = false, legacy = true, add_prefix_space = true;
   int64_t bos = -1, eos = -1, pad = -1, size = 0;
   std::string unknown;
 
   int64_t id_of(const std::string& token) const {
-    const auto found = added_by_content.find(token);
-    if (found != added_by_content.end()) return added[found->second].id;
+    if (const AddedToken* added_token = added.find(token)) return added_token->id;
     return pieces.piece_id(token);
-  }
-
-  // The added token that starts at `at` (the longest), or nullptr.
-  const AddedToken* added_at(const std::string& text, size_t at) const {
-    for (size_t length : added_lengths) {
-      if (at + length > text.size()) continue;
-      const auto found = added_by_content.find(text.substr(at, length));
-      if (found != added_by_content.end()) return &added[found->second];
-    }
-    return nullptr;
-  }
-
-  struct Chunk {
-    std::string text;
-    const AddedToken* token = nullptr;  // set: the chunk is this added token
-  };
-
-  // PreTrainedTokenizer.tokenize: the added tokens split out, their lstrip/rstrip/single_word applied
-  // to the neighbouring text.
-  std::vector<Chunk> split(const std::string& text) const {
-    std::vector<Chunk> chunks(1);
-    for (size_t at = 0; at < text.size();) {
-      if (const AddedToken* token = added_at(text, at)) {
-        chunks.push_back({token->content, token});
-        chunks.emplace_back();
-        at += token->content.size();
-      } else {
-        chunks.back().text += text[at++];
-      }
-    }
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      const AddedToken* token = chunks[i].token;
-      if (!token) continue;
-      Chunk& left = chunks[i - 1];
-      Chunk& right = chunks[i + 1];
-      if (token->rstrip) right.text = trim_left(right.text);
-      if (token->lstrip) left.text = trim_right(left.text);
-      if (token->single_word && !left.text.empty() && left.text.back() != ' ') {
-        left.text += token->content;
-        chunks[i] = {};
-      } else if (token->single_word && !right.text.empty() && right.text.front() != ' ') {
-        chunks[i] = {token->content + right.text, nullptr};
-        right.text.clear();
-      }
-    }
-    return chunks;
   }
 
   void append_pieces(const std::string& text, std::vector<int64_t>& ids) const {
@@ -159,10 +92,7 @@ LlamaTokenizer LlamaTokenizer::load(const std::string& folder) {
 
   auto add = [&](AddedToken token, const std::string& source) {
     if (token.content.empty() || token.id < 0) throw Error(source + ": an added token without content or id");
-    if (impl->added_by_content.count(token.content)) return;
-    impl->added_by_content[token.content] = impl->added.size();
-    impl->added_lengths.insert(token.content.size());
-    impl->added.push_back(std::move(token));
+    impl->added.add(std::move(token));
   };
   const auto decoder = config.find("added_tokens_decoder");
   if (decoder != config.end() && decoder->is_object()) {
@@ -190,7 +120,7 @@ LlamaTokenizer LlamaTokenizer::load(const std::string& folder) {
   }
 
   impl->size = impl->pieces.size();
-  for (const auto& token : impl->added) impl->size = std::max(impl->size, token.id + 1);
+  for (const auto& token : impl->added.all()) impl->size = std::max(impl->size, token.id + 1);
   auto named = [&](const std::string& key) {
     const std::string text = token_text(config, key);
     if (text.empty()) return int64_t{-1};
@@ -220,7 +150,8 @@ std::vector<int64_t> LlamaTokenizer::encode(const std::string& text, bool add_sp
     input = replace_all(input, kSentencePieceSpace, " ");
     if (impl.add_prefix_space) input = kSentencePieceSpace + input;
   }
-  auto chunks = impl.split(input);
+  // PreTrainedTokenizer.tokenize: the added tokens split out first.
+  auto chunks = impl.added.split(input);
   // Non-legacy: a lone word boundary before a leading added token is dropped.
   if (!impl.legacy && chunks.size() > 1 && chunks[0].text == kSentencePieceSpace) chunks[0].text.clear();
 

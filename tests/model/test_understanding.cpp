@@ -27,6 +27,7 @@ using testing::parity_path;
 std::string model_folder() { return parity_path("i2t", "model"); }
 std::string expected_path(const std::string& file) { return parity_path("i2t", "expected/" + file); }
 torch::Tensor expected(const std::string& name) { return io::load_npy(expected_path(name + ".npy")); }
+std::string image_path(int i) { return expected_path("image" + std::to_string(i) + ".png"); }
 
 nlohmann::json prompts() {
   std::ifstream in(expected_path("prompts.json"));
@@ -110,7 +111,7 @@ TEST_F(LlavaQwenParity, ConfigComesFromTheFolder) {
 TEST_F(LlavaQwenParity, PixelValuesAreTheProcessorsExactly) {
   const auto reference = expected("pixel_values");
   for (int i = 0; i < 2; ++i) {
-    const auto path = expected_path("image" + std::to_string(i) + ".png");
+    const auto path = image_path(i);
     const auto pixels = model_->pixel_values(path);
     ASSERT_EQ(pixels.sizes(), (std::vector<int64_t>{1, 3, 384, 384}));
     EXPECT_TRUE(torch::equal(pixels[0], reference[i])) << "image " << i << ": max |diff| "
@@ -190,7 +191,7 @@ TEST_F(LlavaQwenParity, GreedyAnswersAreTheOfficialOnes) {
   for (int i = 0; i < 2; ++i) {
     SCOPED_TRACE("image " + std::to_string(i));
     const auto& reference = p["greedy"]["per_image"][i];
-    auto chat = model_->chat(expected_path("image" + std::to_string(i) + ".png"));
+    auto chat = model_->chat(image_path(i));
     AnswerOptions options;
     options.temperature = 0;
     options.max_tokens = p["greedy"]["max_new_tokens"].get<int64_t>();
@@ -233,7 +234,7 @@ TEST_F(LlavaQwenParity, SeededAnswersAreTheOfficialOnes) {
   for (int i = 0; i < 2; ++i) {
     SCOPED_TRACE("image " + std::to_string(i));
     const auto& reference = p["sampled"]["per_image"][i];
-    auto chat = model_->chat(expected_path("image" + std::to_string(i) + ".png"));
+    auto chat = model_->chat(image_path(i));
     AnswerOptions options;
     options.temperature = p["sampled"]["temperature"].get<double>();
     options.top_p = p["sampled"]["top_p"].get<double>();
@@ -254,7 +255,7 @@ TEST_F(LlavaQwenParity, SecondTurnComputesOnlyWhatIsNew) {
   AnswerOptions greedy;
   greedy.temperature = 0;
   greedy.max_tokens = 8;
-  auto chat = model_->chat(expected_path("image0.png"));
+  auto chat = model_->chat(image_path(0));
   const auto first = chat.ask("Describe this image.", greedy);
   const auto second = chat.ask("What colour is it?", greedy);
   EXPECT_EQ(second.image_seconds, 0);
@@ -268,7 +269,7 @@ TEST_F(LlavaQwenParity, SecondTurnComputesOnlyWhatIsNew) {
   conversation.ask(std::string(kImagePlaceholder) + "\nDescribe this image.");
   conversation.answer(p.text.decode(first.ids));
   conversation.ask("What colour is it?");
-  PromptCache scratch(*p.model, p.model->project(model_->tokenizer().understanding_features(model_->pixel_values(expected_path("image0.png")))));
+  PromptCache scratch(*p.model, p.model->project(model_->tokenizer().understanding_features(model_->pixel_values(image_path(0)))));
   auto logits = scratch.prefill(image_prompt_ids(p.text, conversation.prompt()), p.config.context);
   std::vector<int64_t> from_scratch;
   for (int t = 0; t < greedy.max_tokens; ++t) {
@@ -284,7 +285,7 @@ TEST_F(LlavaQwenParity, SecondTurnComputesOnlyWhatIsNew) {
 TEST_F(LlavaQwenParity, StoppingEarlyFromTheCallback) {
   AnswerOptions greedy;
   greedy.temperature = 0;
-  auto chat = model_->chat(expected_path("image0.png"));
+  auto chat = model_->chat(image_path(0));
   int pieces = 0;
   const auto answer = chat.ask("Describe this image.", greedy, [&](const std::string&) { return ++pieces < 2; });
   EXPECT_EQ(pieces, 2);
@@ -307,7 +308,7 @@ TEST_F(LlavaQwenParity, TowerFromTheCheckpointWhenItHoldsOne) {
   EXPECT_EQ(loaded.config().parameter_count, model_->config().parameter_count);
   AnswerOptions greedy;
   greedy.temperature = 0;
-  EXPECT_EQ(loaded.chat(expected_path("image1.png")).ask("Describe this image.", greedy).ids,
+  EXPECT_EQ(loaded.chat(image_path(1)).ask("Describe this image.", greedy).ids,
             ids_of(prompts()["greedy"]["per_image"][1]["ids"]));
 }
 
@@ -338,11 +339,12 @@ TEST_F(LlavaQwenParity, Int8WeightsAgreeWithTheOfficialLogits) {
   greedy.temperature = 0;
   greedy.max_tokens = 24;
   for (int i = 0; i < 2; ++i) {
-    const auto ids = int8.chat(expected_path("image" + std::to_string(i) + ".png")).ask("Describe this image.", greedy).ids;
+    const auto ids = int8.chat(image_path(i)).ask("Describe this image.", greedy).ids;
     const auto official = ids_of(prompts()["greedy"]["per_image"][i]["ids"]);
     size_t same = 0;
     while (same < ids.size() && same < official.size() && ids[same] == official[same]) ++same;
     std::printf("  int8 greedy answer %d: the first %zu of %zu official ids\n", i, same, official.size());
+    EXPECT_EQ(ids, official);
   }
 }
 
@@ -354,7 +356,7 @@ TEST_F(LlavaQwenParity, BadInputIsAnError) {
   EXPECT_THROW(model_->chat(torch::zeros({2, 3, 384, 384})), Error);
   EXPECT_THROW(model_->chat(torch::zeros({1, 3, 100, 100})), Error);
 
-  auto chat = model_->chat(expected_path("image0.png"));
+  auto chat = model_->chat(image_path(0));
   AnswerOptions options;
   EXPECT_THROW(chat.ask("  \n"), Error);
   options.max_tokens = 0;

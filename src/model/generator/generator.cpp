@@ -4,6 +4,7 @@
 #include "model/generator/generation_prefix.h"
 #include "model/generator/next_scale_sampler.h"
 #include "model/generator/text_to_image_model.h"
+#include "model/tokenizer/vision_tower_file.h"
 #include "text/llama_tokenizer.h"
 
 #include <cmath>
@@ -29,20 +30,11 @@ namespace {
 
 std::string vq_token(int64_t code) { return "<vq_token_" + std::to_string(code) + ">"; }
 
-// mm_vision_tower names the tokenizer checkpoint as the training machine saw it; only its file name
-// is looked for, inside the folder, so that a config never points the loader elsewhere.
+// The tokenizer checkpoint: the caller's, else the one mm_vision_tower names in the folder.
 std::string tokenizer_path(const std::string& folder, const generator::TextToImageConfig& config,
                            const GeneratorLoadOptions& options) {
   if (!options.tokenizer.empty()) return options.tokenizer;
-  const auto name = std::filesystem::path(config.vision_tower).filename().string();
-  if (name.empty() || name == "." || name == "..") {
-    throw Error(folder + "/config.json: mm_vision_tower names no tokenizer checkpoint (give one with --tokenizer)");
-  }
-  const auto path = (std::filesystem::path(folder) / name).string();
-  if (!std::filesystem::is_regular_file(path)) {
-    throw Error(path + ": no such tokenizer checkpoint (config.json's mm_vision_tower; give one with --tokenizer)");
-  }
-  return path;
+  return model::vision_tower_file(folder, config.vision_tower);
 }
 
 torch::ScalarType model_dtype(Precision precision, const io::StateDict& weights) {

@@ -5,6 +5,7 @@
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "model/tokenizer/model_from_state.h"
+#include "model/tokenizer/vision_tower_file.h"
 #include "model/understanding/conversation.h"
 #include "model/understanding/image_input.h"
 #include "model/understanding/image_prompt.h"
@@ -12,6 +13,7 @@
 #include "model/understanding/prompt_cache.h"
 #include "model/understanding/token_choice.h"
 #include "text/byte_level_bpe.h"
+#include "text/utf8.h"
 
 #include <chrono>
 #include <cstdio>
@@ -39,20 +41,6 @@ io::StateDict tower_in_checkpoint(const io::StateDict& weights) {
   return tower;
 }
 
-// mm_vision_tower names the tower as the training machine saw it; only its file name is looked for,
-// inside the folder, so that a config never points the loader elsewhere.
-std::string tower_file(const std::string& folder, const understanding::LlavaQwenConfig& config) {
-  const auto name = std::filesystem::path(config.vision_tower).filename().string();
-  if (name.empty() || name == "." || name == "..") {
-    throw Error(folder + "/config.json: mm_vision_tower names no tokenizer checkpoint (give one with --tokenizer)");
-  }
-  const auto path = (std::filesystem::path(folder) / name).string();
-  if (!std::filesystem::is_regular_file(path)) {
-    throw Error(path + ": no such tokenizer checkpoint (config.json's mm_vision_tower; give one with --tokenizer)");
-  }
-  return path;
-}
-
 // The tower as the official loader ends with it: from_pretrained overwrites what VQTower read from
 // mm_vision_tower with the checkpoint's copy, so that copy wins; a file given by the caller wins over
 // both. It runs in float32, as the parity needs.
@@ -66,7 +54,7 @@ Model load_tower(const std::string& folder, const understanding::LlavaQwenConfig
   if (!in_checkpoint.names.empty()) {
     return model::ModelFromState::build(in_checkpoint, folder + " (" + kTowerPrefix + "*)", tower_options);
   }
-  return Model::load(tower_file(folder, config), tower_options);
+  return Model::load(model::vision_tower_file(folder, config.vision_tower), tower_options);
 }
 
 // The checkpoint's precision, or the one asked for.
@@ -113,13 +101,8 @@ torch::ScalarType activation_dtype(Precision precision, torch::ScalarType dense,
   return dense;
 }
 
-// Python's str.strip() for the whitespace an answer can end in.
-std::string stripped(const std::string& text) {
-  const char* space = " \t\n\r\f\v";
-  const auto first = text.find_first_not_of(space);
-  if (first == std::string::npos) return "";
-  return text.substr(first, text.find_last_not_of(space) - first + 1);
-}
+// Python's str.strip(), as cli.py applies it to the decoded answer.
+std::string stripped(const std::string& text) { return std::string(text::strip_right(text::strip_left(text))); }
 
 }  // namespace
 
